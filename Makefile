@@ -1,0 +1,38 @@
+# pfda: every target sets up .venv on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-all bench bench-quick paper lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/pfda demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q -m ""
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run_all.py --quick
+
+paper: $(STAMP)
+	$(PY) paper/make_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pfda quantum tests examples benchmarks paper
+	$(VENV)/bin/ruff format --check pfda quantum tests examples benchmarks paper
+
+clean:
+	rm -rf $(VENV) pfda-output .pytest_cache .ruff_cache
