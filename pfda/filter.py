@@ -39,6 +39,8 @@ def predict(
 ) -> tuple[np.ndarray, float]:
     """Prior at ``t1`` from the posterior at ``t0``; returns ``(q, mass_lost)``."""
     q = propagator(p, t0, t1)
+    if propagator.conservative:  # reflecting/periodic: the step restores the exact mass
+        return q, 0.0
     return q, float(max(p.sum() - q.sum(), 0.0))
 
 

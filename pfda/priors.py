@@ -29,7 +29,7 @@ def _normalise(grid: Grid, mass: np.ndarray, what: str) -> np.ndarray:
         raise ValueError(
             f"{what} has no mass on the grid {grid}: move or widen the grid to cover it"
         )
-    if total < 0.999:
+    if total < 0.99:
         warnings.warn(
             f"{what} has only {total:.4f} of its mass inside the grid box; it is renormalised "
             "to the box, but a wider grid would be more faithful",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -123,7 +124,9 @@ class Dense:
     def prepare(self, M) -> _PreparedDense:
         M = _check_matrix(M)
         dense = M.toarray() if sp.issparse(M) else np.array(M, dtype=float)
-        lu_piv = scipy.linalg.lu_factor(dense, check_finite=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            lu_piv = scipy.linalg.lu_factor(dense, check_finite=False)
         if np.any(np.diag(lu_piv[0]) == 0):
             raise ValueError("M is singular (a zero pivot in its LU factorisation)")
         return _PreparedDense(lu_piv, dense.shape[0])
