@@ -44,9 +44,7 @@ def predict(
     return q, float(max(p.sum() - q.sum(), 0.0))
 
 
-def update(
-    p: np.ndarray, y, observation: Observation, grid: Grid
-) -> tuple[np.ndarray, float]:
+def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.ndarray, float]:
     """Bayes update in log space; returns ``(posterior, log evidence increment)``.
 
     Raises

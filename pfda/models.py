@@ -42,7 +42,10 @@ def _positional_arity(func) -> int | None:
         return None
     n = 0
     for prm in sig.parameters.values():
-        if prm.kind in (prm.POSITIONAL_ONLY, prm.POSITIONAL_OR_KEYWORD) and prm.default is prm.empty:
+        if (
+            prm.kind in (prm.POSITIONAL_ONLY, prm.POSITIONAL_OR_KEYWORD)
+            and prm.default is prm.empty
+        ):
             n += 1
         elif prm.kind == prm.VAR_POSITIONAL:
             return None
@@ -160,8 +163,10 @@ class SDE:
         """Evaluate the drift on a point set ``x`` of shape ``(d, m)``; validated ``(d, m)`` out."""
         x = np.ascontiguousarray(x, dtype=float)
         if self.jitted:
-            out = _apply_point_t(self.drift, x, float(t)) if self.time_dependent else (
-                _apply_point(self.drift, x)
+            out = (
+                _apply_point_t(self.drift, x, float(t))
+                if self.time_dependent
+                else (_apply_point(self.drift, x))
             )
         else:
             out = self.drift(x, t) if self.time_dependent else self.drift(x)
@@ -322,8 +327,10 @@ class GaussianObservation(Observation):
         if hx.shape[0] != y.shape[0]:
             raise ValueError(f"y has {y.shape[0]} entries but h(x) has {hx.shape[0]} rows")
         chol = np.linalg.cholesky(self.covariance(y.shape[0]))
-        z = np.linalg.solve(chol, y[:, None] - hx) if y.shape[0] > 1 else (
-            (y[:, None] - hx) / chol[0, 0]
+        z = (
+            np.linalg.solve(chol, y[:, None] - hx)
+            if y.shape[0] > 1
+            else ((y[:, None] - hx) / chol[0, 0])
         )
         return z, chol
 

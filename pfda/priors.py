@@ -77,9 +77,7 @@ def gaussian(grid: Grid, mean, cov) -> np.ndarray:
         )
     if np.count_nonzero(cov - np.diag(np.diag(cov))) == 0:
         sd = np.sqrt(np.diag(cov))
-        factors = [
-            np.diff(ndtr((grid.edges[k] - mean[k]) / sd[k])) for k in range(d)
-        ]
+        factors = [np.diff(ndtr((grid.edges[k] - mean[k]) / sd[k])) for k in range(d)]
         mass = factors[0]
         for f in factors[1:]:
             mass = np.multiply.outer(mass, f)

@@ -189,7 +189,9 @@ class Propagator:
             return self._clean(out, p)
         if scheme == "implicit":
             A = self._generator_at(t + h)
-            prep = self._prepared(("implicit", h), lambda: self.solver.prepare((eye - h * A).tocsc()))
+            prep = self._prepared(
+                ("implicit", h), lambda: self.solver.prepare((eye - h * A).tocsc())
+            )
             return self._clean(prep.solve(p), p)
         A = self._generator_at(t + 0.5 * h)
 

@@ -221,9 +221,7 @@ def test_observation_far_from_grid_warns(grid, sde, obs):
 
 def test_zero_likelihood_everywhere_raises(grid, sde):
     # a uniform sensor that cannot produce y outside [-1, 1]
-    obs = pfda.Observation(
-        lambda y, x: np.where(np.abs(y[0] - x[0]) < 0.01, 0.0, -np.inf), dim=1
-    )
+    obs = pfda.Observation(lambda y, x: np.where(np.abs(y[0] - x[0]) < 0.01, 0.0, -np.inf), dim=1)
     flt = pfda.Filter(grid, sde, obs)
     with pytest.raises(ValueError, match="zero likelihood at every cell"):
         flt.run(pfda.gaussian(grid, [0.0], [[1.0]]), [0.1], [[10.0]])

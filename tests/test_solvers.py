@@ -55,7 +55,9 @@ def test_register_solver():
     pfda.register_solver("doubling", Doubling)
     M = fokker_planck_step(10)
     b = np.ones(10)
-    assert np.allclose(pfda.get_solver("doubling").prepare(M).solve(b), np.linalg.solve(M.toarray(), b))
+    assert np.allclose(
+        pfda.get_solver("doubling").prepare(M).solve(b), np.linalg.solve(M.toarray(), b)
+    )
 
 
 @pytest.mark.parametrize("name", ["splu", "dense"])
@@ -78,6 +80,8 @@ def test_solver_input_checks(name):
 
 def test_krylov_non_convergence_is_an_error(rng):
     M = random_system(rng, 60)
-    prepared = pfda.get_solver("gmres", maxiter=1, rtol=1e-15, drop_tol=1.0, fill_factor=1).prepare(M)
+    prepared = pfda.get_solver("gmres", maxiter=1, rtol=1e-15, drop_tol=1.0, fill_factor=1).prepare(
+        M
+    )
     with pytest.raises(RuntimeError, match="did not converge"):
         prepared.solve(rng.random(60))

@@ -1,0 +1,119 @@
+"""The ``pfda`` command: subcommands, outputs, the OU case against the exact Kalman filter."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pfda import cases
+from pfda.cli import main
+
+
+def test_list_names_every_case(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in cases.CASES:
+        assert name in out
+    assert "(default)" in out
+
+
+def test_demo_writes_pictures_and_summary(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--steps", "40"]) == 0
+    pngs = list(tmp_path.glob("*.png"))
+    assert pngs and all(p.stat().st_size > 1000 for p in pngs)
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["case"] == cases.DEFAULT_CASE and summary["steps"] == 40
+    assert np.isfinite(summary["log_evidence"]) and summary["rmse"] >= 0
+    assert summary["final_mass"] == pytest.approx(1.0, abs=1e-12)  # reflecting box
+    assert "RMSE vs truth" in (tmp_path / "summary.txt").read_text()
+    assert "log-evidence" in capsys.readouterr().out
+
+
+def test_run_ou_matches_exact_kalman(tmp_path):
+    """The OU case with 100 cells and dt = 0.01 against the exact Kalman filter.
+
+    Backward Euler makes the predicted variance wrong by a relative O(theta * dt), which moves
+    each update's gain by as much, so the posterior mean moves by about
+    theta * dt * |y - m| <= theta * dt * max|y|; Scharfetter-Gummel's O(h^2) (h = 0.08) is
+    smaller. The bound below is twice that, and the log-evidence must agree to 2e-3 per
+    observation.
+    """
+    argv = ["run", "ou", "--cells", "100", "--dt", "0.01", "--steps", "100", "--seed", "3"]
+    assert main(argv + ["--out", str(tmp_path), "--no-plots"]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    setup = cases.get_case("ou").build(cells=100)
+    sim = setup.simulate(seed=3, steps=100)
+    tol = 2 * cases.OU_THETA * 0.01 * np.abs(sim.ys).max()
+    assert s["max_abs_mean_minus_kalman"] < tol
+    assert abs(s["log_evidence"] - s["kalman_log_evidence"]) < 2e-3 * 100
+    assert s["rmse"] == pytest.approx(s["kalman_rmse"], rel=0.05)
+    assert not list(tmp_path.glob("*.png"))  # --no-plots
+
+    # a ten times coarser time step must be visibly worse: the error is O(dt)
+    coarse = tmp_path / "coarse"
+    assert main(["run", "ou", "--cells", "100", "--dt", "0.1", "--steps", "100", "--seed", "3",
+                 "--out", str(coarse), "--no-plots"]) == 0
+    c = json.loads((coarse / "summary.json").read_text())
+    assert c["max_abs_mean_minus_kalman"] > 3 * s["max_abs_mean_minus_kalman"]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["list", "--help"],
+                                  ["run", "--help"], ["compare", "--help"]])
+def test_help_exits_zero(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    assert "usage: pfda" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "no-such-case"], "invalid choice"),
+        (["run", "ou", "--cells", "0"], "must be >= 1"),
+        (["run", "ou", "--dt", "-0.1"], "positive number"),
+        (["run", "ou", "--scheme", "rk4"], "invalid choice"),
+        (["run", "ou", "--solver", "magic"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_options_error_out(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_compare_without_hhl_names_the_extra(monkeypatch, capsys):
+    import pfda.solvers
+
+    def missing(name, **options):
+        raise ImportError("no module named 'qiskit'")
+
+    monkeypatch.setattr(pfda.solvers, "get_solver", missing)
+    assert main(["compare", "ou"]) != 0
+    assert "pip install 'pfda[quantum]'" in capsys.readouterr().err
+
+
+def _hhl_available() -> bool:
+    try:
+        import pfda
+
+        pfda.get_solver("hhl")
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+@pytest.mark.quantum
+@pytest.mark.skipif(not _hhl_available(), reason="HHL solver (quantum extra) not available")
+def test_compare_splu_and_hhl_agree(tmp_path):
+    assert main(["compare", "ou", "--cells", "16", "--steps", "3", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "compare.json").read_text())
+    assert report["cells"] == 16 and report["steps"] == 3
+    # a 16-cell OU posterior has sd ~ 0.3: the two filters must describe the same density
+    assert report["max_hellinger"] < 0.1
+    assert report["max_abs_mean_difference"] < 0.1
+    assert abs(report["log_evidence_difference"]) < 0.5
