@@ -228,7 +228,8 @@ class Grid:
             raise ValueError(f"{name} contains NaN or inf entries")
         if np.any(arr < 0):
             raise ValueError(
-                f"{name} has negative entries (min {arr.min():.3g}): cell probabilities must be >= 0"
+                f"{name} has negative entries (min {arr.min():.3g}): "
+                "cell probabilities must be >= 0"
             )
         if arr.sum() <= 0:
             raise ValueError(f"{name} has zero total mass: nothing to propagate")

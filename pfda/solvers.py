@@ -117,7 +117,7 @@ class _PreparedDense:
 
 @dataclass(frozen=True)
 class Dense:
-    """Dense LU (LAPACK ``getrf``/``getrs``): the plain reference, ``numpy.linalg.solve`` in two phases."""
+    """Dense LU (LAPACK getrf/getrs): ``numpy.linalg.solve`` in two phases; the reference."""
 
     name: str = field(default="dense", init=False)
 
