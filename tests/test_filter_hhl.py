@@ -1,0 +1,55 @@
+"""A whole filter on the HHL backend agrees with the sparse LU backend."""
+
+import numpy as np
+import pytest
+
+import pfda
+
+pytest.importorskip("qiskit")
+pytest.importorskip("qiskit_aer")
+pytestmark = pytest.mark.quantum
+
+
+def ou_problem(cells=16, steps=8):
+    grid = pfda.Grid([-3.0], [3.0], [cells])
+    sde = pfda.SDE(drift=lambda x: -x, diffusion=0.5)
+    obs = pfda.GaussianObservation(lambda x: x, 0.3)
+    rng = np.random.default_rng(7)
+    times = 0.05 * np.arange(1, steps + 1)
+    ys = rng.normal(0.3, 0.5, size=(steps, 1))
+    return grid, sde, obs, pfda.gaussian(grid, [0.0], [1.0]), times, ys
+
+
+def test_hhl_filter_matches_splu():
+    grid, sde, obs, prior, times, ys = ou_problem()
+    runs = {
+        name: pfda.Filter(grid, sde, obs, scheme="implicit", solver=name).run(prior, times, ys)
+        for name in ("splu", "hhl")
+    }
+    dist = pfda.hellinger(runs["hhl"].probabilities, runs["splu"].probabilities)
+    # epsilon = 1e-2 relative error per solve (the solver's default accuracy target) gives a
+    # Hellinger distance of order epsilon / 2 per step; the bound 1e-2 leaves room for 8 steps
+    assert np.all(dist < 1e-2), dist
+    assert abs(runs["hhl"].log_evidence - runs["splu"].log_evidence) < 0.05 * len(times)
+
+
+def test_hhl_solver_options_reach_the_solver():
+    grid, sde, obs, prior, times, ys = ou_problem(steps=2)
+    coarse = pfda.Filter(grid, sde, obs, solver="hhl", solver_options={"num_clock_qubits": 3}).run(
+        prior, times, ys
+    )
+    fine = pfda.Filter(grid, sde, obs, solver="hhl", solver_options={"num_clock_qubits": 9}).run(
+        prior, times, ys
+    )
+    ref = pfda.Filter(grid, sde, obs).run(prior, times, ys)
+    err_coarse = pfda.hellinger(coarse.probabilities, ref.probabilities).max()
+    err_fine = pfda.hellinger(fine.probabilities, ref.probabilities).max()
+    assert err_fine < err_coarse
+
+
+def test_stationary_density_by_hhl():
+    grid = pfda.Grid([-2.0], [2.0], [8])
+    sde = pfda.SDE(drift=lambda x: -2 * x, diffusion=1.0)
+    ref = pfda.stationary(grid, sde)
+    pi = pfda.stationary(grid, sde, solver="hhl")
+    assert pfda.total_variation(pi, ref) < 2e-2
