@@ -14,14 +14,20 @@ generates a Markov semigroup, the discrete Perron--Frobenius operator. The expli
 
 Two implementations build the same matrix:
 
-* ``method="numba"`` (default): :func:`make_face_velocity_kernel` evaluates the drift at the
-  face centres (fused into the kernel when the drift is a Numba point function), then
-  :func:`_assemble_csr` computes every face's rates once and writes the CSR arrays directly,
-  row by row, in parallel.
+* ``method="numba"`` (default): the drift is evaluated at the face centres (inside a kernel from
+  :func:`make_face_velocity_kernel` when it is a Numba point function, vectorised otherwise);
+  one kernel computes the rates of every face once; a count pass and a fill pass then write the
+  CSR arrays row by row. A row's columns come out sorted without sorting (lower neighbours from
+  axis 0, the diagonal, upper neighbours from the last axis); only rows that wrap around a
+  periodic axis are sorted, merging the neighbour an axis of two cells meets twice. Grids of at
+  least ``_PARALLEL_MIN_CELLS`` cells use the threaded kernels. All kernels but the drift
+  evaluation (compiled once per drift function) are cached on disk.
 * ``method="numpy"``: vectorised NumPy rates and a SciPy COO assembly, the plain reference.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numba
 import numpy as np
@@ -35,17 +41,41 @@ from .models import SDE
 __all__ = ["FLUXES", "generator", "cfl_dt", "cfl_limit", "make_face_velocity_kernel"]
 
 FLUXES = ("auto", "upwind", "sg")
+_CHUNKS = 256  # parallel loops run over this many blocks of cells, each with its own scratch
+# below this many cells the serial kernels win: a parallel region on a busy machine can wait a
+# whole scheduler slice for its second thread
+_PARALLEL_MIN_CELLS = 32768
+
+
+@numba.njit(inline="always")
+def _unravel(i, cells, strides, ix):
+    """The multi-index of flat cell ``i`` into ``ix``."""
+    for k in range(cells.shape[0]):
+        ix[k] = (i // strides[k]) % cells[k]
+
+
+@numba.njit(inline="always")
+def _advance(cells, ix):
+    """Step the multi-index ``ix`` to the next cell in C order (no division)."""
+    k = cells.shape[0] - 1
+    ix[k] += 1
+    while k > 0 and ix[k] == cells[k]:
+        ix[k] = 0
+        k -= 1
+        ix[k] += 1
 
 
 # ---------------------------------------------------------------------------------------------
 # drift at the faces
 # ---------------------------------------------------------------------------------------------
-def make_face_velocity_kernel(time_dependent: bool):
+def make_face_velocity_kernel(time_dependent: bool, parallel: bool = True):
     """Build a Numba kernel evaluating a point drift ``f`` at every face centre.
 
-    The kernel returns ``(vel_up, vel_lo)``, each ``(d, N)``: ``vel_up[k, i]`` is ``f_k`` at the
-    centre of the upper face of cell ``i`` along axis ``k``; ``vel_lo[k, i]`` is ``f_k`` at the
-    lower face, filled only for the first cell of an axis with ``need_lo[k]`` (absorbing).
+    ``kernel(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo)`` fills
+    ``vel_up[k, i]`` with ``f_k`` at the centre of the upper face of cell ``i`` along axis ``k``
+    and ``vel_lo[k, i]`` with ``f_k`` at the lower face of the first cell of an absorbing axis.
+    It returns ``False`` if a value was not finite. A drift returning a tuple of ``d`` floats
+    costs no heap allocation per face.
     """
     if time_dependent:
 
@@ -58,53 +88,92 @@ def make_face_velocity_kernel(time_dependent: bool):
         def call(f, x, t):
             return f(x)
 
-    @numba.njit(parallel=True)
-    def kernel(f, t, lower, widths, cells, strides, need_lo):
-        d = cells.shape[0]
-        n_total = 1
-        for k in range(d):
-            n_total *= cells[k]
-        vel_up = np.empty((d, n_total))
-        vel_lo = np.zeros((d, n_total))
-        for i in prange(n_total):
-            x = np.empty(d)
-            for k in range(d):
-                x[k] = lower[k] + ((i // strides[k]) % cells[k] + 0.5) * widths[k]
-            for k in range(d):
-                xk = x[k]
-                x[k] = xk + 0.5 * widths[k]
-                vel_up[k, i] = call(f, x, t)[k]
-                if need_lo[k] and (i // strides[k]) % cells[k] == 0:
-                    x[k] = xk - 0.5 * widths[k]
-                    vel_lo[k, i] = call(f, x, t)[k]
-                x[k] = xk
-        return vel_up, vel_lo
+    @numba.njit(parallel=parallel)
+    def kernel(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo):
+        d, n_total = vel_up.shape
+        n_chunks = min(n_total, _CHUNKS)
+        finite = np.ones(n_chunks, dtype=np.bool_)
+        for c in prange(n_chunks):
+            x = np.empty(d)  # one face centre, reused by the whole chunk
+            ix = np.empty(d, dtype=np.int64)
+            start = c * n_total // n_chunks
+            _unravel(start, cells, strides, ix)
+            for i in range(start, (c + 1) * n_total // n_chunks):
+                for k in range(d):
+                    x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
+                for k in range(d):
+                    xk = x[k]
+                    x[k] = xk + 0.5 * widths[k]
+                    v = call(f, x, t)[k]
+                    vel_up[k, i] = v
+                    if not np.isfinite(v):
+                        finite[c] = False
+                    if absorbing[k] and ix[k] == 0:
+                        x[k] = xk - 0.5 * widths[k]
+                        v = call(f, x, t)[k]
+                        vel_lo[k, i] = v
+                        if not np.isfinite(v):
+                            finite[c] = False
+                    x[k] = xk
+                _advance(cells, ix)
+        return np.all(finite)
 
     return kernel
 
 
-_VELOCITY_KERNELS: dict[bool, object] = {}
+_VELOCITY_KERNELS: dict[tuple[bool, bool], object] = {}
 
 
-def _face_velocities(grid: Grid, sde: SDE, t: float) -> tuple[np.ndarray, np.ndarray]:
-    cells = np.asarray(grid.cells, dtype=np.int64)
-    strides = np.asarray(grid.strides, dtype=np.int64)
-    need_lo = np.asarray(grid.absorbing, dtype=np.bool_)
-    if sde.jitted:
-        kernel = _VELOCITY_KERNELS.get(sde.time_dependent)
-        if kernel is None:
-            kernel = _VELOCITY_KERNELS[sde.time_dependent] = make_face_velocity_kernel(
-                sde.time_dependent
-            )
-        vel_up, vel_lo = kernel(
-            sde.drift, float(t), grid.lower, grid.widths, cells, strides, need_lo
+def _face_velocities_fused(grid: Grid, sde: SDE, t: float, parallel: bool):
+    key = (sde.time_dependent, parallel)
+    kernel = _VELOCITY_KERNELS.get(key)
+    if kernel is None:
+        kernel = _VELOCITY_KERNELS[key] = make_face_velocity_kernel(*key)
+    d, n = grid.ndim, grid.size
+    vel_up = np.empty((d, n))
+    vel_lo = np.zeros((d, n if any(grid.absorbing) else 1))
+    finite = kernel(
+        sde.drift,
+        float(t),
+        grid.lower,
+        grid.widths,
+        np.asarray(grid.cells, dtype=np.int64),
+        np.asarray(grid.strides, dtype=np.int64),
+        np.asarray(grid.absorbing, dtype=np.bool_),
+        vel_up,
+        vel_lo,
+    )
+    if not finite:
+        raise ValueError(
+            "drift returned NaN or inf at a face centre: check the model on the whole box"
         )
-        if not (np.all(np.isfinite(vel_up)) and np.all(np.isfinite(vel_lo))):
-            raise ValueError(
-                "drift returned NaN or inf at a face centre: check the model on the whole box"
-            )
-        return vel_up, vel_lo
-    return _face_velocities_numpy(grid, sde, t)
+    return vel_up, vel_lo
+
+
+def _face_velocities_vectorised(grid: Grid, sde: SDE, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """A vectorised drift at the face centres, shifting one coordinate of one copy at a time.
+
+    Gives the same numbers as :func:`_face_velocities_numpy`; ``vel_lo`` holds only the first
+    cells of absorbing axes (``(d, 1)`` when there are none).
+    """
+    d, n = grid.ndim, grid.size
+    centers = grid.centers
+    face = np.array(centers)
+    vel_up = np.empty((d, n))
+    for k in range(d):
+        np.add(centers[k], 0.5 * grid.widths[k], out=face[k])
+        vel_up[k] = sde.drift_at(face, t)[k]
+        face[k] = centers[k]
+    if not any(grid.absorbing):
+        return vel_up, np.zeros((d, 1))
+    vel_lo = np.zeros((d, n))
+    for k in range(d):
+        if grid.absorbing[k]:
+            first = _first_cells(grid, k)
+            pts = np.array(centers[:, first])
+            pts[k] -= 0.5 * grid.widths[k]
+            vel_lo[k, first] = sde.drift_at(pts, t)[k]
+    return vel_up, vel_lo
 
 
 def _first_cells(grid: Grid, k: int) -> np.ndarray:
@@ -129,104 +198,229 @@ def _flux_flags(grid: Grid, sde: SDE, flux: str) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Numba CSR assembly
+# Numba CSR assembly: face rates once, then the rows in column order
 # ---------------------------------------------------------------------------------------------
-@numba.njit(parallel=True, cache=True)
-def _assemble_csr(vel_up, vel_lo, dcoef, widths, cells, strides, periodic, absorbing, sg):
-    d, n_total = vel_up.shape
-    # pass 1: the rates of every face, computed once
-    up_fwd = np.zeros((d, n_total))  # L -> R across the upper face of cell L
-    up_bwd = np.zeros((d, n_total))  # R -> L across the same face
-    lo_out = np.zeros((d, n_total))  # outflow through an absorbing lower boundary
-    for i in prange(n_total):
+@numba.njit(inline="always")
+def _rates_chunk(
+    lo, hi, vel_up, vel_lo, widths, cells, strides, periodic, absorbing, sg, dcoef, fwd, bwd,
+    lo_out,
+):  # fmt: skip
+    """Rates of the upper faces of cells ``lo <= i < hi``.
+
+    ``fwd[k, i]`` (L -> R) and ``bwd[k, i]`` (R -> L) across the face between cell ``i`` and its
+    upper neighbour along axis ``k`` (``0`` where there is no such face; at an absorbing upper
+    boundary ``fwd`` is the outflow), and ``lo_out[k, i]``, the outflow through the lower face
+    of the first cell of an absorbing axis.
+    """
+    d = cells.shape[0]
+    per_cell = dcoef.shape[1] > 1  # state-dependent diffusion: one value per cell
+    ix = np.empty(d, dtype=np.int64)
+    _unravel(lo, cells, strides, ix)
+    for i in range(lo, hi):
+        di = i if per_cell else 0
         for k in range(d):
             h = widths[k]
-            ik = (i // strides[k]) % cells[k]
-            if ik < cells[k] - 1:
-                r = i + strides[k]
-                fwd, bwd = face_rates(vel_up[k, i], h, dcoef[k, i], dcoef[k, r], sg[k])
-                up_fwd[k, i] = fwd
-                up_bwd[k, i] = bwd
-            elif periodic[k] and cells[k] > 1:
-                r = i - (cells[k] - 1) * strides[k]
-                fwd, bwd = face_rates(vel_up[k, i], h, dcoef[k, i], dcoef[k, r], sg[k])
-                up_fwd[k, i] = fwd
-                up_bwd[k, i] = bwd
-            elif absorbing[k]:
-                fwd, bwd = face_rates(vel_up[k, i], h, dcoef[k, i], dcoef[k, i], sg[k])
-                up_fwd[k, i] = fwd
-            if ik == 0 and absorbing[k]:
-                fwd, bwd = face_rates(vel_lo[k, i], h, dcoef[k, i], dcoef[k, i], sg[k])
-                lo_out[k, i] = bwd
-    # pass 2: every row's entries (at most 2d + 1), sorted by column, into a padded buffer
-    width = 2 * d + 1
-    buf_cols = np.empty((n_total, width), dtype=np.int32)
-    buf_vals = np.empty((n_total, width))
-    counts = np.zeros(n_total + 1, dtype=np.int64)
-    for i in prange(n_total):
-        cnt = 0
-        diag = 0.0
-        for k in range(d):
-            ik = (i // strides[k]) % cells[k]
-            diag -= up_fwd[k, i]
-            # lower neighbour j: inflow j -> i across j's upper face
-            j = -1
-            if ik > 0:
-                j = i - strides[k]
-            elif periodic[k] and cells[k] > 1:
-                j = i + (cells[k] - 1) * strides[k]
-            if j >= 0:
-                diag -= up_bwd[k, j]
-                val = up_fwd[k, j]
-                if val != 0.0:
-                    buf_cols[i, cnt] = j
-                    buf_vals[i, cnt] = val
-                    cnt += 1
+            nk = cells[k]
+            ik = ix[k]
+            v = vel_up[k, i]
+            if ik < nk - 1:
+                dr = dcoef[k, i + strides[k]] if per_cell else dcoef[k, 0]
+                fwd[k, i], bwd[k, i] = face_rates(v, h, dcoef[k, di], dr, sg[k])
+            elif periodic[k] and nk > 1:
+                r = i - (nk - 1) * strides[k]
+                dr = dcoef[k, r] if per_cell else dcoef[k, 0]
+                fwd[k, i], bwd[k, i] = face_rates(v, h, dcoef[k, di], dr, sg[k])
+            elif absorbing[k]:  # absorbing upper boundary: outflow only
+                out, _ = face_rates(v, h, dcoef[k, di], dcoef[k, di], sg[k])
+                fwd[k, i] = out
+                bwd[k, i] = 0.0
             else:
-                diag -= lo_out[k, i]
-            # upper neighbour j: inflow j -> i across i's upper face
-            j = -1
-            if ik < cells[k] - 1:
-                j = i + strides[k]
-            elif periodic[k] and cells[k] > 1:
-                j = i - (cells[k] - 1) * strides[k]
-            if j >= 0:
-                val = up_bwd[k, i]
-                if val != 0.0:
-                    buf_cols[i, cnt] = j
-                    buf_vals[i, cnt] = val
-                    cnt += 1
-        buf_cols[i, cnt] = i
-        buf_vals[i, cnt] = diag
-        cnt += 1
-        # insertion sort by column, merging duplicates (two faces to one cell: periodic, n = 2)
-        m = 0
-        for a in range(cnt):
-            c = buf_cols[i, a]
-            v = buf_vals[i, a]
-            pos = m
-            while pos > 0 and buf_cols[i, pos - 1] > c:
-                pos -= 1
-            if pos > 0 and buf_cols[i, pos - 1] == c:
-                buf_vals[i, pos - 1] += v
-                continue
-            for b in range(m, pos, -1):
-                buf_cols[i, b] = buf_cols[i, b - 1]
-                buf_vals[i, b] = buf_vals[i, b - 1]
-            buf_cols[i, pos] = c
-            buf_vals[i, pos] = v
+                fwd[k, i] = 0.0
+                bwd[k, i] = 0.0
+            if ik == 0 and absorbing[k]:
+                _, out = face_rates(vel_lo[k, i], h, dcoef[k, di], dcoef[k, di], sg[k])
+                lo_out[k, i] = out
+        _advance(cells, ix)
+
+
+@numba.njit(parallel=True, cache=True)
+def _face_rates(
+    vel_up, vel_lo, widths, cells, strides, periodic, absorbing, sg, dcoef, fwd, bwd, lo_out
+):
+    n_total = fwd.shape[1]
+    n_chunks = min(n_total, _CHUNKS)
+    for c in prange(n_chunks):
+        lo, hi = c * n_total // n_chunks, (c + 1) * n_total // n_chunks
+        _rates_chunk(
+            lo, hi, vel_up, vel_lo, widths, cells, strides, periodic, absorbing, sg, dcoef,
+            fwd, bwd, lo_out,
+        )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _face_rates_serial(
+    vel_up, vel_lo, widths, cells, strides, periodic, absorbing, sg, dcoef, fwd, bwd, lo_out
+):
+    _rates_chunk(
+        0, fwd.shape[1], vel_up, vel_lo, widths, cells, strides, periodic, absorbing, sg, dcoef,
+        fwd, bwd, lo_out,
+    )  # fmt: skip
+
+
+@numba.njit(inline="always")
+def _row(i, ix, fwd, bwd, lo_out, cells, strides, periodic, absorbing, cols, vals):
+    """Row ``i`` (multi-index ``ix``) of ``A``, the inflow rates and the diagonal, into
+    ``cols``/``vals`` sorted by column with duplicates merged; returns the number of entries
+    (zero inflows are left out)."""
+    d = cells.shape[0]
+    diag = 0.0
+    wraps = False
+    for k in range(d):
+        nk = cells[k]
+        ik = ix[k]
+        diag -= fwd[k, i]
+        if ik > 0:
+            diag -= bwd[k, i - strides[k]]
+        elif periodic[k] and nk > 1:
+            diag -= bwd[k, i + (nk - 1) * strides[k]]
+            wraps = True
+        elif absorbing[k]:
+            diag -= lo_out[k, i]
+        if ik == nk - 1 and periodic[k] and nk > 1:
+            wraps = True
+    # lower neighbours (axis 0 has the largest stride), the diagonal, upper neighbours: without
+    # a periodic wrap these columns are already increasing
+    m = 0
+    for k in range(d):
+        nk = cells[k]
+        ik = ix[k]
+        if ik > 0:
+            j = i - strides[k]
+        elif periodic[k] and nk > 1:
+            j = i + (nk - 1) * strides[k]
+        else:
+            continue
+        val = fwd[k, j]
+        if val != 0.0:
+            cols[m] = j
+            vals[m] = val
             m += 1
-        counts[i + 1] = m
-    indptr = np.cumsum(counts)
-    nnz = indptr[n_total]
-    indices = np.empty(nnz, dtype=np.int32)
-    data = np.empty(nnz)
-    for i in prange(n_total):
-        start = indptr[i]
-        for a in range(indptr[i + 1] - start):
-            indices[start + a] = buf_cols[i, a]
-            data[start + a] = buf_vals[i, a]
-    return indptr, indices, data
+    cols[m] = i
+    vals[m] = diag
+    m += 1
+    for k in range(d - 1, -1, -1):
+        nk = cells[k]
+        ik = ix[k]
+        if ik < nk - 1:
+            j = i + strides[k]
+        elif periodic[k] and nk > 1:
+            j = i - (nk - 1) * strides[k]
+        else:
+            continue
+        val = bwd[k, i]
+        if val != 0.0:
+            cols[m] = j
+            vals[m] = val
+            m += 1
+    if not wraps:
+        return m
+    # a periodic wrap: insertion sort, merging a neighbour met twice (an axis of two cells)
+    out = 0
+    for a in range(m):
+        c = cols[a]
+        v = vals[a]
+        pos = out
+        while pos > 0 and cols[pos - 1] > c:
+            pos -= 1
+        if pos > 0 and cols[pos - 1] == c:
+            vals[pos - 1] += v
+            continue
+        for b in range(out, pos, -1):
+            cols[b] = cols[b - 1]
+            vals[b] = vals[b - 1]
+        cols[pos] = c
+        vals[pos] = v
+        out += 1
+    return out
+
+
+@numba.njit(inline="always")
+def _count_chunk(lo, hi, fwd, bwd, lo_out, cells, strides, periodic, absorbing, counts):
+    """``counts[i]`` for rows ``lo <= i < hi``: the entries :func:`_row` writes."""
+    d = cells.shape[0]
+    cols = np.empty(2 * d + 1, dtype=np.int64)
+    vals = np.empty(2 * d + 1)
+    ix = np.empty(d, dtype=np.int64)
+    _unravel(lo, cells, strides, ix)
+    for i in range(lo, hi):
+        m = 1
+        wraps = False
+        for k in range(d):
+            nk = cells[k]
+            if ix[k] > 0:
+                m += fwd[k, i - strides[k]] != 0.0
+            elif periodic[k] and nk > 1:
+                wraps = True
+            if ix[k] < nk - 1:
+                m += bwd[k, i] != 0.0
+            elif periodic[k] and nk > 1:
+                wraps = True
+        if wraps:
+            m = _row(i, ix, fwd, bwd, lo_out, cells, strides, periodic, absorbing, cols, vals)
+        counts[i] = m
+        _advance(cells, ix)
+
+
+@numba.njit(inline="always")
+def _fill_chunk(
+    lo, hi, fwd, bwd, lo_out, cells, strides, periodic, absorbing, indptr, indices, data
+):
+    """Rows ``lo <= i < hi`` into the CSR arrays."""
+    d = cells.shape[0]
+    cols = np.empty(2 * d + 1, dtype=np.int64)
+    vals = np.empty(2 * d + 1)
+    ix = np.empty(d, dtype=np.int64)
+    _unravel(lo, cells, strides, ix)
+    for i in range(lo, hi):
+        m = _row(i, ix, fwd, bwd, lo_out, cells, strides, periodic, absorbing, cols, vals)
+        first = indptr[i]
+        for a in range(m):
+            indices[first + a] = cols[a]
+            data[first + a] = vals[a]
+        _advance(cells, ix)
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_rows(fwd, bwd, lo_out, cells, strides, periodic, absorbing, counts):
+    n_total = fwd.shape[1]
+    n_chunks = min(n_total, _CHUNKS)
+    for c in prange(n_chunks):
+        lo, hi = c * n_total // n_chunks, (c + 1) * n_total // n_chunks
+        _count_chunk(lo, hi, fwd, bwd, lo_out, cells, strides, periodic, absorbing, counts)
+
+
+@numba.njit(cache=True)
+def _count_rows_serial(fwd, bwd, lo_out, cells, strides, periodic, absorbing, counts):
+    _count_chunk(0, fwd.shape[1], fwd, bwd, lo_out, cells, strides, periodic, absorbing, counts)
+
+
+@numba.njit(parallel=True, cache=True)
+def _fill_rows(fwd, bwd, lo_out, cells, strides, periodic, absorbing, indptr, indices, data):
+    n_total = fwd.shape[1]
+    n_chunks = min(n_total, _CHUNKS)
+    for c in prange(n_chunks):
+        lo, hi = c * n_total // n_chunks, (c + 1) * n_total // n_chunks
+        _fill_chunk(
+            lo, hi, fwd, bwd, lo_out, cells, strides, periodic, absorbing, indptr, indices, data
+        )
+
+
+@numba.njit(cache=True)
+def _fill_rows_serial(fwd, bwd, lo_out, cells, strides, periodic, absorbing, indptr, indices, data):
+    _fill_chunk(
+        0, fwd.shape[1], fwd, bwd, lo_out, cells, strides, periodic, absorbing, indptr, indices,
+        data,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,6 +460,23 @@ def _assemble_coo(grid, vel_up, vel_lo, dcoef, sg) -> sp.csr_matrix:
     return coo.tocsr()
 
 
+def _face_velocities_numpy(grid: Grid, sde: SDE, t: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drift at the faces by vectorised evaluation only (no fused kernel)."""
+    d, n = grid.ndim, grid.size
+    vel_up = np.empty((d, n))
+    vel_lo = np.zeros((d, n))
+    for k in range(d):
+        face = np.array(grid.centers)
+        face[k] += 0.5 * grid.widths[k]
+        vel_up[k] = sde.drift_at(face, t)[k]
+        if grid.absorbing[k]:
+            first = _first_cells(grid, k)
+            face = np.array(grid.centers[:, first])
+            face[k] -= 0.5 * grid.widths[k]
+            vel_lo[k, first] = sde.drift_at(face, t)[k]
+    return vel_up, vel_lo
+
+
 # ---------------------------------------------------------------------------------------------
 # public functions
 # ---------------------------------------------------------------------------------------------
@@ -285,7 +496,7 @@ def generator(
         elsewhere; ``"sg"`` insists on Scharfetter--Gummel (upwind is its limit on axes with
         ``D_kk = 0``); ``"upwind"`` is first order everywhere.
     method : {"numba", "numpy"}
-        The Numba CSR kernel, or the plain NumPy/SciPy COO reference.
+        The Numba CSR kernels, or the plain NumPy/SciPy COO reference.
 
     Returns
     -------
@@ -303,47 +514,63 @@ def generator(
     if sde.state_dependent_diffusion:
         dcoef = np.ascontiguousarray(sde.diffusion_at(grid.centers))
     else:
-        dcoef = np.ascontiguousarray(
-            np.broadcast_to(sde.constant_diffusion(grid.ndim)[:, None], (grid.ndim, grid.size))
-        )
+        dcoef = sde.constant_diffusion(grid.ndim)[:, None].copy()  # (d, 1): one value per axis
     if method == "numpy":
         vel_up, vel_lo = _face_velocities_numpy(grid, sde, t)
+        dcoef = np.broadcast_to(dcoef, (grid.ndim, grid.size))
         return _assemble_coo(grid, vel_up, vel_lo, dcoef, sg)
-    vel_up, vel_lo = _face_velocities(grid, sde, t)
-    indptr, indices, data = _assemble_csr(
-        vel_up,
-        vel_lo,
-        dcoef,
-        grid.widths,
-        np.asarray(grid.cells, dtype=np.int64),
-        np.asarray(grid.strides, dtype=np.int64),
-        np.asarray(grid.periodic, dtype=np.bool_),
-        np.asarray(grid.absorbing, dtype=np.bool_),
-        sg,
-    )
-    n = grid.size
-    return sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    return _assemble_numba(grid, sde, t, dcoef, sg)
 
 
-def _face_velocities_numpy(grid: Grid, sde: SDE, t: float) -> tuple[np.ndarray, np.ndarray]:
-    """Drift at the faces by vectorised evaluation only (no fused kernel)."""
+_SCRATCH = threading.local()
+
+
+def _scratch(d: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Face-rate and row-count work arrays, kept per thread so repeated assembly of one grid
+    size does not pay for fresh pages every call (they never leave :func:`_assemble_numba`)."""
+    work = getattr(_SCRATCH, "work", None)
+    if work is None or work[0].shape != (d, n):
+        work = (np.empty((d, n)), np.empty((d, n)), np.empty(n, dtype=np.int64))
+        _SCRATCH.work = work
+    return work
+
+
+def _assemble_numba(grid: Grid, sde: SDE, t: float, dcoef: np.ndarray, sg: np.ndarray):
     d, n = grid.ndim, grid.size
-    vel_up = np.empty((d, n))
-    vel_lo = np.zeros((d, n))
-    for k in range(d):
-        face = np.array(grid.centers)
-        face[k] += 0.5 * grid.widths[k]
-        vel_up[k] = sde.drift_at(face, t)[k]
-        if grid.absorbing[k]:
-            first = _first_cells(grid, k)
-            face = np.array(grid.centers[:, first])
-            face[k] -= 0.5 * grid.widths[k]
-            vel_lo[k, first] = sde.drift_at(face, t)[k]
-    return vel_up, vel_lo
+    cells = np.asarray(grid.cells, dtype=np.int64)
+    strides = np.asarray(grid.strides, dtype=np.int64)
+    periodic = np.asarray(grid.periodic, dtype=np.bool_)
+    absorbing = np.asarray(grid.absorbing, dtype=np.bool_)
+    parallel = n >= _PARALLEL_MIN_CELLS
+    if sde.jitted:
+        vel_up, vel_lo = _face_velocities_fused(grid, sde, t, parallel)
+    else:
+        vel_up, vel_lo = _face_velocities_vectorised(grid, sde, t)
+    fwd, bwd, counts = _scratch(d, n)
+    lo_out = np.empty((d, n if absorbing.any() else 1))
+    face_rates_kernel = _face_rates if parallel else _face_rates_serial
+    face_rates_kernel(
+        vel_up, vel_lo, grid.widths, cells, strides, periodic, absorbing, sg, dcoef, fwd, bwd,
+        lo_out,
+    )  # fmt: skip
+    count_rows = _count_rows if parallel else _count_rows_serial
+    count_rows(fwd, bwd, lo_out, cells, strides, periodic, absorbing, counts)
+    nnz = int(counts.sum())
+    index_dtype = np.int32 if max(nnz, n) < np.iinfo(np.int32).max else np.int64
+    indptr = np.empty(n + 1, dtype=index_dtype)
+    indptr[0] = 0
+    np.cumsum(counts, out=indptr[1:])
+    indices = np.empty(nnz, dtype=index_dtype)
+    data = np.empty(nnz)
+    fill_rows = _fill_rows if parallel else _fill_rows_serial
+    fill_rows(fwd, bwd, lo_out, cells, strides, periodic, absorbing, indptr, indices, data)
+    A = sp.csr_matrix((data, indices, indptr), shape=(n, n), copy=False)
+    A.has_canonical_format = True  # rows sorted by column, no duplicates
+    return A
 
 
 def cfl_limit(A: sp.spmatrix) -> float:
-    """Largest ``dt`` with ``I + dt A`` entry-wise non-negative (``inf`` if ``A`` has no diagonal)."""
+    """Largest ``dt`` with ``I + dt A`` entry-wise non-negative (``inf`` without a diagonal)."""
     rate = float(np.max(-A.diagonal(), initial=0.0))
     if rate <= 0:
         return np.inf

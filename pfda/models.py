@@ -57,7 +57,9 @@ def _apply_point(f, x):
     d, m = x.shape
     out = np.empty((d, m))
     for j in range(m):
-        out[:, j] = f(x[:, j].copy())
+        v = f(x[:, j].copy())  # an array or a tuple of d values
+        for k in range(d):
+            out[k, j] = v[k]
     return out
 
 
@@ -66,7 +68,9 @@ def _apply_point_t(f, x, t):
     d, m = x.shape
     out = np.empty((d, m))
     for j in range(m):
-        out[:, j] = f(x[:, j].copy(), t)
+        v = f(x[:, j].copy(), t)
+        for k in range(d):
+            out[k, j] = v[k]
     return out
 
 
@@ -79,7 +83,8 @@ class SDE:
     drift : callable
         Either a vectorised function ``f(x) -> (d, m)`` of a point set ``x`` of shape ``(d, m)``,
         or a Numba ``@njit`` point function ``f(x) -> (d,)`` of one point ``x`` of shape ``(d,)``
-        (then it is fused into the generator assembly kernel). With ``time_dependent=True`` (or
+        (then it is fused into the generator assembly kernel; returning a tuple of ``d`` floats
+        instead of an array spares a heap allocation per face and is the fastest form). With ``time_dependent=True`` (or
         when the function takes two required arguments) it is called as ``f(x, t)``.
     diffusion : float, sequence of float, or callable, optional
         Diagonal of ``D = sigma sigma^T``: one value for all axes, one per axis, or a vectorised
