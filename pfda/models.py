@@ -84,8 +84,9 @@ class SDE:
         Either a vectorised function ``f(x) -> (d, m)`` of a point set ``x`` of shape ``(d, m)``,
         or a Numba ``@njit`` point function ``f(x) -> (d,)`` of one point ``x`` of shape ``(d,)``
         (then it is fused into the generator assembly kernel; returning a tuple of ``d`` floats
-        instead of an array spares a heap allocation per face and is the fastest form). With ``time_dependent=True`` (or
-        when the function takes two required arguments) it is called as ``f(x, t)``.
+        instead of an array spares a heap allocation per face and is the fastest form). With
+        ``time_dependent=True`` (or when the function takes two required arguments) it is
+        called as ``f(x, t)``.
     diffusion : float, sequence of float, or callable, optional
         Diagonal of ``D = sigma sigma^T``: one value for all axes, one per axis, or a vectorised
         function ``D(x) -> (d, m)`` of the state. ``0`` gives the Liouville equation.
