@@ -1,10 +1,10 @@
 """Generator assembly: the Numba CSR kernel against the vectorised NumPy/SciPy COO reference.
 
-Lorenz-63 on the box [-25, 25] x [-30, 30] x [0, 55], with a Numba point drift (fused into the
-kernel; the reference evaluates it by a jitted loop over the face centres) and with a plain
-vectorised NumPy drift, for D = 0 (upwind) and D = 1 on every axis (Scharfetter-Gummel). The
-"drift calls" column times the face-centre drift evaluations alone (3 N calls of the point drift,
-each allocating its result): no assembly that calls this drift can be faster.
+Lorenz-63 on the box [-25, 25] x [-30, 30] x [0, 55], with a Numba point drift returning an
+array or a tuple (evaluated inside a kernel; the reference evaluates it by a jitted loop over the
+face centres) and with a plain vectorised NumPy drift, for D = 0 (upwind) and D = 1 on every axis
+(Scharfetter-Gummel). The "drift calls" column times the face-centre drift evaluations alone
+(3 N calls of the point drift): no assembly that calls this drift can be faster.
 
     python benchmarks/bench_assembly.py [--quick]
 """
@@ -15,7 +15,15 @@ import argparse
 
 import numba
 import numpy as np
-from common import LORENZ_LOWER, LORENZ_UPPER, interleaved, lorenz_point, lorenz_vectorised, table
+from common import (
+    LORENZ_LOWER,
+    LORENZ_UPPER,
+    interleaved,
+    lorenz_point,
+    lorenz_point_tuple,
+    lorenz_vectorised,
+    table,
+)
 from numba import prange
 
 import pfda
@@ -50,15 +58,19 @@ def run(quick: bool = False) -> dict:
         cells = np.asarray(grid.cells)
         out = np.empty((3, grid.size))
         for diffusion in (0.0, 1.0):
-            for label, drift in (("jitted", lorenz_point), ("numpy", lorenz_vectorised)):
+            for label, drift in (
+                ("jitted", lorenz_point),
+                ("jitted, tuple", lorenz_point_tuple),
+                ("numpy", lorenz_vectorised),
+            ):
                 sde = pfda.SDE(drift=drift, diffusion=diffusion)
                 funcs = {
                     "numba": lambda g=grid, s=sde: pfda.generator(g, s, method="numba"),
                     "numpy": lambda g=grid, s=sde: pfda.generator(g, s, method="numpy"),
                 }
-                if label == "jitted":
-                    funcs["calls"] = lambda g=grid, c=cells, o=out: _drift_calls(
-                        lorenz_point, g.lower, g.widths, c, o
+                if label.startswith("jitted"):
+                    funcs["calls"] = lambda g=grid, c=cells, o=out, f=drift: _drift_calls(
+                        f, g.lower, g.widths, c, o
                     )
                 for func in funcs.values():  # compile and warm the caches
                     func()

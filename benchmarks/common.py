@@ -22,6 +22,12 @@ def lorenz_point(x):
     return np.array([SIGMA * (x[1] - x[0]), x[0] * (RHO - x[2]) - x[1], x[0] * x[1] - BETA * x[2]])
 
 
+@numba.njit
+def lorenz_point_tuple(x):
+    """Lorenz-63 drift at one point, returned as a tuple (no heap allocation per call)."""
+    return (SIGMA * (x[1] - x[0]), x[0] * (RHO - x[2]) - x[1], x[0] * x[1] - BETA * x[2])
+
+
 def lorenz_vectorised(x):
     """Lorenz-63 drift on a point set ``(3, m)`` (plain NumPy)."""
     return np.stack([SIGMA * (x[1] - x[0]), x[0] * (RHO - x[2]) - x[1], x[0] * x[1] - BETA * x[2]])

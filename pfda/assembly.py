@@ -423,6 +423,17 @@ def _fill_rows_serial(fwd, bwd, lo_out, cells, strides, periodic, absorbing, ind
     )  # fmt: skip
 
 
+@numba.njit(cache=True)
+def _prefix_sum(counts, indptr):
+    """``indptr = [0, cumsum(counts)]`` in ``indptr``'s own integer type (NumPy's ``cumsum``
+    into a narrower type takes a slow casting path)."""
+    total = 0
+    indptr[0] = 0
+    for i in range(counts.shape[0]):
+        total += counts[i]
+        indptr[i + 1] = total
+
+
 # ---------------------------------------------------------------------------------------------
 # NumPy / SciPy COO reference
 # ---------------------------------------------------------------------------------------------
@@ -558,8 +569,7 @@ def _assemble_numba(grid: Grid, sde: SDE, t: float, dcoef: np.ndarray, sg: np.nd
     nnz = int(counts.sum())
     index_dtype = np.int32 if max(nnz, n) < np.iinfo(np.int32).max else np.int64
     indptr = np.empty(n + 1, dtype=index_dtype)
-    indptr[0] = 0
-    np.cumsum(counts, out=indptr[1:])
+    _prefix_sum(counts, indptr)
     indices = np.empty(nnz, dtype=index_dtype)
     data = np.empty(nnz)
     fill_rows = _fill_rows if parallel else _fill_rows_serial

@@ -1,0 +1,42 @@
+"""The benchmark scripts run in quick mode, so that they cannot rot (timings are not checked)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_all_quick_writes_every_table(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "run_all.py"),
+            "--quick",
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    for heading in ("## Assembly", "## Propagation", "## Scaling"):
+        assert heading in text
+    assert "nan" not in text.lower().replace("nanosec", "")
+
+
+def test_filter_vs_particle_filter_quick():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_filter_vs_pf.py"), "--quick"],
+        check=True,
+        timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "bootstrap PF" in out and "pfda explicit" in out
+    assert "Lorenz-63" in out and "99.9 % HPD cells" in out
+    assert "nan" not in out.lower()
