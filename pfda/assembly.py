@@ -153,8 +153,8 @@ def _face_velocities_fused(grid: Grid, sde: SDE, t: float, parallel: bool):
 def _face_velocities_vectorised(grid: Grid, sde: SDE, t: float) -> tuple[np.ndarray, np.ndarray]:
     """A vectorised drift at the face centres, shifting one coordinate of one copy at a time.
 
-    Gives the same numbers as :func:`_face_velocities_numpy`; ``vel_lo`` holds only the first
-    cells of absorbing axes (``(d, 1)`` when there are none).
+    Used by both assembly methods (a Numba point drift goes through ``SDE.drift_at`` here);
+    ``vel_lo`` holds only the first cells of absorbing axes (``(d, 1)`` when there are none).
     """
     d, n = grid.ndim, grid.size
     centers = grid.centers
@@ -471,23 +471,6 @@ def _assemble_coo(grid, vel_up, vel_lo, dcoef, sg) -> sp.csr_matrix:
     return coo.tocsr()
 
 
-def _face_velocities_numpy(grid: Grid, sde: SDE, t: float) -> tuple[np.ndarray, np.ndarray]:
-    """Drift at the faces by vectorised evaluation only (no fused kernel)."""
-    d, n = grid.ndim, grid.size
-    vel_up = np.empty((d, n))
-    vel_lo = np.zeros((d, n))
-    for k in range(d):
-        face = np.array(grid.centers)
-        face[k] += 0.5 * grid.widths[k]
-        vel_up[k] = sde.drift_at(face, t)[k]
-        if grid.absorbing[k]:
-            first = _first_cells(grid, k)
-            face = np.array(grid.centers[:, first])
-            face[k] -= 0.5 * grid.widths[k]
-            vel_lo[k, first] = sde.drift_at(face, t)[k]
-    return vel_up, vel_lo
-
-
 # ---------------------------------------------------------------------------------------------
 # public functions
 # ---------------------------------------------------------------------------------------------
@@ -527,7 +510,7 @@ def generator(
     else:
         dcoef = sde.constant_diffusion(grid.ndim)[:, None].copy()  # (d, 1): one value per axis
     if method == "numpy":
-        vel_up, vel_lo = _face_velocities_numpy(grid, sde, t)
+        vel_up, vel_lo = _face_velocities_vectorised(grid, sde, t)
         dcoef = np.broadcast_to(dcoef, (grid.ndim, grid.size))
         return _assemble_coo(grid, vel_up, vel_lo, dcoef, sg)
     return _assemble_numba(grid, sde, t, dcoef, sg)

@@ -214,8 +214,12 @@ def _wrap_angle(x: np.ndarray) -> np.ndarray:
 
 def _pendulum() -> Setup:
     return _setup(
-        Grid(lower=[-np.pi, -6.0], upper=[np.pi, 6.0], cells=[64, 64],
-             boundary=["periodic", "reflecting"]),
+        Grid(
+            lower=[-np.pi, -6.0],
+            upper=[np.pi, 6.0],
+            cells=[64, 64],
+            boundary=["periodic", "reflecting"],
+        ),
         drift=lambda x: np.stack([x[1], -9.81 * np.sin(x[0])]),
         noise=[0.0, 0.01],  # sigma = 0.1 on the angular velocity
         h=lambda x: np.sin(x[:1]),

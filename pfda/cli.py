@@ -60,13 +60,24 @@ def _add_run_options(p: argparse.ArgumentParser, out_default: str | None = DEFAU
     p.add_argument("--dt", type=_positive_float, help="largest time step (default: the case's)")
     p.add_argument("--steps", type=_positive_int, help="number of observations")
     p.add_argument("--seed", type=int, default=0, help="seed of the simulated data (default 0)")
-    p.add_argument("--flux", choices=("auto", "upwind", "sg"), default="auto",
-                   help="face flux of the generator (default auto)")
-    p.add_argument("--out", default=out_default,
-                   help=f"output folder for pictures and summary (default ./{out_default}/)")
+    p.add_argument(
+        "--flux",
+        choices=("auto", "upwind", "sg"),
+        default="auto",
+        help="face flux of the generator (default auto)",
+    )
+    p.add_argument(
+        "--out",
+        default=out_default,
+        help=f"output folder for pictures and summary (default ./{out_default}/)",
+    )
     p.add_argument("--no-plots", action="store_true", help="write the summary only")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bar (default: on an interactive terminal)")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar (default: on an interactive terminal)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,36 +88,68 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    demo = sub.add_parser("demo", help="run a built-in case with no configuration",
-                          description="Run a built-in case (default: the bimodal double well), "
-                          "print a summary and write pictures and summary.json.")
-    demo.add_argument("case", nargs="?", default=DEFAULT_CASE, choices=list(CASES),
-                      metavar="CASE", help=f"built-in case (default {DEFAULT_CASE})")
+    demo = sub.add_parser(
+        "demo",
+        help="run a built-in case with no configuration",
+        description="Run a built-in case (default: the bimodal double well), "
+        "print a summary and write pictures and summary.json.",
+    )
+    demo.add_argument(
+        "case",
+        nargs="?",
+        default=DEFAULT_CASE,
+        choices=list(CASES),
+        metavar="CASE",
+        help=f"built-in case (default {DEFAULT_CASE})",
+    )
     _add_run_options(demo)
 
     sub.add_parser("list", help="list the built-in cases", description="List the built-in cases.")
 
-    run = sub.add_parser("run", help="run one built-in case with options",
-                         description="Run one built-in case with options.")
-    run.add_argument("case", choices=list(CASES), metavar="CASE",
-                     help=f"one of: {', '.join(CASES)}")
-    run.add_argument("--solver", default="splu", choices=available_solvers(),
-                     help="linear solver of the implicit schemes (default splu)")
+    run = sub.add_parser(
+        "run",
+        help="run one built-in case with options",
+        description="Run one built-in case with options.",
+    )
+    run.add_argument(
+        "case", choices=list(CASES), metavar="CASE", help=f"one of: {', '.join(CASES)}"
+    )
+    run.add_argument(
+        "--solver",
+        default="splu",
+        choices=available_solvers(),
+        help="linear solver of the implicit schemes (default splu)",
+    )
     _add_run_options(run)
 
     cmp_ = sub.add_parser(
-        "compare", help="run a case with splu and with hhl and print their agreement",
+        "compare",
+        help="run a case with splu and with hhl and print their agreement",
         description="Run a case with the sparse LU solver and with HHL (simulated on Qiskit Aer, "
         f"needs {QUANTUM_HINT}) on a small grid, and print how closely the two filters agree.",
     )
-    cmp_.add_argument("case", nargs="?", default="ou", choices=list(CASES), metavar="CASE",
-                      help="built-in case (default ou)")
-    cmp_.add_argument("--cells", type=_positive_int, default=16,
-                      help="cells per axis (default 16; HHL is simulated, keep it small)")
-    cmp_.add_argument("--steps", type=_positive_int, default=10,
-                      help="number of observations (default 10)")
-    cmp_.add_argument("--dt", type=_positive_float,
-                      help="time step (default: the observation interval, one solve per step)")
+    cmp_.add_argument(
+        "case",
+        nargs="?",
+        default="ou",
+        choices=list(CASES),
+        metavar="CASE",
+        help="built-in case (default ou)",
+    )
+    cmp_.add_argument(
+        "--cells",
+        type=_positive_int,
+        default=16,
+        help="cells per axis (default 16; HHL is simulated, keep it small)",
+    )
+    cmp_.add_argument(
+        "--steps", type=_positive_int, default=10, help="number of observations (default 10)"
+    )
+    cmp_.add_argument(
+        "--dt",
+        type=_positive_float,
+        help="time step (default: the observation interval, one solve per step)",
+    )
     cmp_.add_argument("--seed", type=int, default=0, help="seed of the simulated data")
     cmp_.add_argument("--out", default=None, help="folder for compare.json (optional)")
     return parser
@@ -257,8 +300,10 @@ def _cmd_compare(args) -> int:
         "wall_time_splu_s": a.wall_time,
         "wall_time_hhl_s": b.wall_time,
     }
-    print(f"compare splu vs hhl on {case.name}: {report['cells']} cells, "
-          f"{report['steps']} observations, dt={dt:g}")
+    print(
+        f"compare splu vs hhl on {case.name}: {report['cells']} cells, "
+        f"{report['steps']} observations, dt={dt:g}"
+    )
     print(f"  max Hellinger distance per step   {report['max_hellinger']:.3e}")
     print(f"  max |mean(splu) - mean(hhl)|      {report['max_abs_mean_difference']:.3e}")
     print(f"  log-evidence splu / hhl           {a.log_evidence:.4f} / {b.log_evidence:.4f}")

@@ -65,7 +65,7 @@ def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.n
             f"observation y={np.asarray(y).tolist()} has zero likelihood at every cell with "
             "predicted mass: the grid is too small or the model is wrong"
         )
-    message = observation.support_warning(y, grid.centers, mask)
+    message = observation.support_warning(y, float(loglik.max()))
     if message:
         warnings.warn(message, PfdaWarning, stacklevel=3)
     w = np.exp(log_w - top)

@@ -260,8 +260,9 @@ class Observation:
             raise ValueError("log_likelihood returned NaN or +inf: check the observation model")
         return out
 
-    def support_warning(self, y, x: np.ndarray, mask: np.ndarray) -> str | None:
-        """A message when ``y`` is implausible at every point with mass; ``None`` otherwise."""
+    def support_warning(self, y, max_log_likelihood: float) -> str | None:
+        """A message when ``y`` is implausible at every point with mass, judged from the
+        largest log-likelihood over those points; ``None`` otherwise."""
         return None
 
 
@@ -346,12 +347,15 @@ class GaussianObservation(Observation):
         log_det = 2.0 * np.sum(np.log(np.diag(chol)))
         return -0.5 * np.sum(z * z, axis=0) - 0.5 * (p * np.log(2 * np.pi) + log_det)
 
-    def support_warning(self, y, x: np.ndarray, mask: np.ndarray) -> str | None:
-        z, _ = self._whitened(self.check_y(y), x[:, mask])
-        d2 = np.sum(z * z, axis=0).min()
+    def support_warning(self, y, max_log_likelihood: float) -> str | None:
+        # log g = -d2/2 - log det(2 pi R)/2, so the smallest Mahalanobis distance d2 over the
+        # cells follows from the largest log-likelihood without evaluating h again
+        y = self.check_y(y)
+        log_det = np.linalg.slogdet(2 * np.pi * self.covariance(y.shape[0]))[1]
+        d2 = -2.0 * max_log_likelihood - log_det
         if d2 > 64.0:
             return (
-                f"observation {np.asarray(y).tolist()} lies {np.sqrt(d2):.1f} noise standard "
+                f"observation {y.tolist()} lies {np.sqrt(d2):.1f} noise standard "
                 "deviations from h(x) at every cell with predicted mass: the grid may be too "
                 "small or the model wrong"
             )

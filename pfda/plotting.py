@@ -30,11 +30,9 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError as err:
-        raise ImportError(
-            "pfda's plots need matplotlib: pip install 'pfda[plot]'"
-        ) from err
-    no_display = os.name != "nt" and not os.environ.get("DISPLAY") and not os.environ.get(
-        "WAYLAND_DISPLAY"
+        raise ImportError("pfda's plots need matplotlib: pip install 'pfda[plot]'") from err
+    no_display = (
+        os.name != "nt" and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")
     )
     if no_display and "matplotlib.pyplot" not in __import__("sys").modules:
         backend = matplotlib.get_backend().lower()
@@ -96,8 +94,9 @@ def plot_marginals(result, k, axis: int = 0, ax=None, truth=None, label_times: b
     x = grid.axes[axis]
     for j in steps:
         label = f"t = {result.times[j]:.3g}" if label_times else None
-        line = ax.step(x, _marginal_density(grid, result.probabilities[j], axis), where="mid",
-                       label=label)[0]
+        line = ax.step(
+            x, _marginal_density(grid, result.probabilities[j], axis), where="mid", label=label
+        )[0]
         if truth is not None:
             tr = np.asarray(truth, dtype=float).reshape(len(result.times), -1)
             ax.axvline(tr[j, axis], color=line.get_color(), ls=":", lw=1)
@@ -168,8 +167,9 @@ def save_summary_figures(result, truth, out_dir, prefix: str = "") -> list[Path]
         save(ax.figure, "snapshots")
         return paths
 
-    fig, axs = plt.subplots(grid.ndim, 1, figsize=(7, 2.4 * grid.ndim), sharex=True,
-                            layout="constrained")
+    fig, axs = plt.subplots(
+        grid.ndim, 1, figsize=(7, 2.4 * grid.ndim), sharex=True, layout="constrained"
+    )
     for a in range(grid.ndim):
         plot_mean_band(result, truth, axis=a, ax=axs[a])
         if a < grid.ndim - 1:
@@ -177,8 +177,9 @@ def save_summary_figures(result, truth, out_dir, prefix: str = "") -> list[Path]
     save(fig, "mean_band")
     planes = [(0, 1)] if grid.ndim == 2 else [(0, 1), (0, grid.ndim - 1)]
     for a, b in planes:
-        fig, axs = plt.subplots(1, len(picks), figsize=(3.2 * len(picks), 3.0),
-                                layout="constrained", squeeze=False)
+        fig, axs = plt.subplots(
+            1, len(picks), figsize=(3.2 * len(picks), 3.0), layout="constrained", squeeze=False
+        )
         for ax, j in zip(axs[0], picks, strict=True):
             plot_density_2d(grid, result.probabilities[j], ax=ax, axes=(a, b), colorbar=False)
             if truth is not None:

@@ -93,6 +93,7 @@ class Propagator:
         self._cache: OrderedDict[float, object] = OrderedDict()
         self._cache_size = cache_size
         self.A = None if sde.time_dependent else generator(grid, sde, flux=flux)
+        self._limit = None if self.A is None else cfl_limit(self.A)
         if self.A is not None:
             self._check_step(self.A, dt)
 
@@ -100,7 +101,7 @@ class Propagator:
     def _check_step(self, A, dt: float | None) -> None:
         if dt is None:
             return
-        limit = cfl_limit(A)
+        limit = self._limit if A is self.A else cfl_limit(A)
         if self.scheme == "explicit" and dt > limit:
             raise ValueError(
                 f"dt={dt:.3g} exceeds the CFL limit {limit:.3g} of the explicit scheme, so a step "
@@ -125,9 +126,8 @@ class Propagator:
             return 0, 0.0
         dt = self.dt
         if self.scheme == "explicit":
-            limit = cfl_limit(self.A) if self.A is not None else None
             if dt is None:
-                dt = limit if limit is not None else None
+                dt = self._limit
                 if dt is None:  # time-dependent: limit of the generator at t0
                     dt = cfl_limit(generator(self.grid, self.sde, t0, flux=self.flux))
         if dt is None or not math.isfinite(dt):
@@ -173,13 +173,16 @@ class Propagator:
 
     def _step(self, p: np.ndarray, t: float, h: float) -> np.ndarray:
         scheme = self.scheme
-        eye = sp.identity(self.grid.size, format="csr")
+
+        def eye():
+            return sp.identity(self.grid.size, format="csr")
+
         if scheme == "explicit":
             A = self._generator_at(t)
 
             def build():
                 self._check_step(A, h)
-                return (eye + h * A).tocsr()
+                return (eye() + h * A).tocsr()
 
             P = self._prepared(("explicit", h), build)
             return P @ p
@@ -190,14 +193,14 @@ class Propagator:
         if scheme == "implicit":
             A = self._generator_at(t + h)
             prep = self._prepared(
-                ("implicit", h), lambda: self.solver.prepare((eye - h * A).tocsc())
+                ("implicit", h), lambda: self.solver.prepare((eye() - h * A).tocsc())
             )
             return self._clean(prep.solve(p), p)
         A = self._generator_at(t + 0.5 * h)
 
         def build():
             self._check_step(A, h)
-            return self.solver.prepare((eye - 0.5 * h * A).tocsc()), (eye + 0.5 * h * A).tocsr()
+            return self.solver.prepare((eye() - 0.5 * h * A).tocsc()), (eye() + 0.5 * h * A).tocsr()
 
         prep = self._prepared(("crank-nicolson", h), build)
         return self._clean(prep[0].solve(prep[1] @ p), p)
