@@ -8,6 +8,7 @@ sum of non-positive rates, so any summation order agrees to a few ulps: rtol = 1
 
 from __future__ import annotations
 
+import decimal
 import itertools
 
 import numba
@@ -16,7 +17,7 @@ import pytest
 import scipy.sparse as sp
 
 import pfda
-from pfda import assembly
+from pfda import assembly, fluxes
 
 
 @numba.njit
@@ -145,3 +146,55 @@ def test_nan_drift_is_reported_by_both_paths():
         pfda.generator(grid, pfda.SDE(drift=bad, diffusion=0.1))
     with pytest.raises(ValueError, match="NaN"):
         pfda.generator(grid, pfda.SDE(drift=bad_plain, diffusion=0.1))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_numba_matches_numpy_in_four_dimensions(boundary):
+    # the kernels are compiled per dimension (the grid shape is passed as tuples)
+    grid = pfda.Grid(lower=[-1.5] * 4, upper=[1.7] * 4, cells=[3, 2, 4, 3], boundary=boundary)
+    for drift, _ in DRIFTS[:2]:
+        _assert_same(grid, pfda.SDE(drift=drift, diffusion=[0.0, 0.3, 0.0, 0.1]), 0.4, "auto")
+
+
+def _bernoulli_exact(z: float) -> float:
+    """``z / (e^z - 1)`` in 60-digit decimal arithmetic."""
+    if z == 0.0:
+        return 1.0
+    with decimal.localcontext() as ctx:
+        ctx.prec = 60
+        x = decimal.Decimal(z)
+        return float(x / (x.exp() - 1))
+
+
+def test_bernoulli_to_the_last_digits():
+    z = np.concatenate([-np.logspace(-12, 2.8, 250), [0.0], np.logspace(-12, 2.8, 250)])
+    exact = np.array([_bernoulli_exact(v) for v in z])
+    fast = np.array([fluxes.bernoulli(v) for v in z])
+    plain = fluxes.bernoulli_numpy(z)
+    eps = np.finfo(float).eps
+    assert np.max(np.abs(fast - exact) / exact) <= 2 * eps
+    assert np.max(np.abs(plain - exact) / exact) <= 2 * eps
+
+
+def test_scaled_face_rates_match_the_reference():
+    # one transcendental per Scharfetter-Gummel face: B(-z) = B(z) + z
+    rng = np.random.default_rng(3)
+    v = rng.normal(scale=30.0, size=400)
+    h, dl, dr = 0.37, 0.02, 0.03
+    for sg in (True, False):
+        ref_f, ref_b = fluxes.face_rates_numpy(v, h, dl, dr, sg)
+        got = np.array([fluxes.face_rates_scaled(x, h, 1 / h, 0.5 / h**2, dl, dr, sg) for x in v])
+        np.testing.assert_allclose(got[:, 0], ref_f, rtol=4e-15, atol=0.0)
+        np.testing.assert_allclose(got[:, 1], ref_b, rtol=4e-15, atol=0.0)
+
+
+def test_face_velocities_agree_for_point_and_vectorised_drifts():
+    grid = pfda.Grid(lower=[-1.5, -1.0], upper=[1.7, 2.0], cells=[7, 5], boundary="absorbing")
+    fast = assembly.face_velocities(grid, pfda.SDE(drift=jitted_drift, diffusion=0.1))
+    plain = assembly.face_velocities(grid, pfda.SDE(drift=plain_drift, diffusion=0.1))
+    for a, b in zip(fast, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-14)
+    # the upper face of cell (i, j) along axis 0 sits at x0 = lower + (i + 1) h0
+    x = grid.centers.copy()
+    x[0] += 0.5 * grid.widths[0]
+    np.testing.assert_allclose(fast[0][0], plain_drift(x)[0], rtol=1e-14)
