@@ -144,12 +144,16 @@ class Filter:
     grid : Grid
     sde : SDE
     observation : Observation
-    scheme : {"implicit", "explicit", "crank-nicolson", "exponential"}
+    scheme : {"implicit", "explicit", "crank-nicolson", "exponential", "split-ppm", "split-mc"}
+        The split schemes are high-resolution (second-order, positive) advection for
+        advection-dominated models with a constant diffusion (:mod:`pfda.highres`).
     solver : str or solver object
         Linear solver of the implicit schemes: ``"splu"``, ``"dense"``, ``"gmres"``,
-        ``"bicgstab"``, ``"hhl"`` (needs the ``quantum`` extra) or an object with ``prepare``.
+        ``"bicgstab"``, ``"hhl"`` (needs the ``quantum`` extra) or an object with ``prepare``
+        (unused by the explicit and split schemes).
     dt : float, optional
-        Largest time step; by default the CFL limit (explicit) or the observation interval.
+        Largest time step; by default the CFL limit (explicit), the positivity limit (split)
+        or the observation interval.
     flux : {"auto", "upwind", "sg"}
     solver_options : dict, optional
         Keyword options of the solver.

@@ -9,6 +9,8 @@ explicit           ``p' = (I + dt A) p``                     iff ``dt <= 1/max(-
 implicit           ``(I - dt A) p' = p`` (backward Euler)    for every ``dt``
 crank-nicolson     ``(I - dt A/2) p' = (I + dt A/2) p``      iff ``dt <= 2/max(-A_ii)``
 exponential        ``p' = expm(dt A) p``                     for every ``dt``
+split-ppm          Strang-split flux-form sweeps, limited    iff ``dt`` is under the
+split-mc           PPM or MC reconstruction                  Courant bound; sub-stepped
 =================  =======================================  ===========================
 
 The explicit scheme sub-steps at (or under) the CFL limit; the implicit ones factorise
@@ -17,6 +19,11 @@ times is cut into equal steps of at most ``dt``, so regular observation times ne
 time-dependent drift ``A(t)`` is re-assembled per step: at the start (explicit), the end
 (implicit) or the midpoint (Crank--Nicolson, exponential) of the step, which keeps each scheme's
 order.
+
+The two split schemes (:mod:`pfda.highres`) are second-order, positive and mass-conserving
+high-resolution advection for advection-dominated problems (constant diffusion only); they are
+nonlinear in ``p``, so they have no generator matrix and use no linear solver (``solver`` and
+``flux`` do not apply), and they sub-step under their own positivity bound.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from .solvers import LinearSolver, get_solver
 
 __all__ = ["SCHEMES", "Propagator", "propagate", "stationary"]
 
-SCHEMES = ("explicit", "implicit", "crank-nicolson", "exponential")
+SCHEMES = ("explicit", "implicit", "crank-nicolson", "exponential", "split-ppm", "split-mc")
 _ALIASES = {"cn": "crank-nicolson", "backward-euler": "implicit", "expm": "exponential"}
 
 
@@ -54,11 +61,13 @@ class Propagator:
     Parameters
     ----------
     grid, sde : Grid, SDE
-    scheme : {"explicit", "implicit", "crank-nicolson", "exponential"}
+    scheme : {"explicit", "implicit", "crank-nicolson", "exponential", "split-ppm", "split-mc"}
     solver : str or solver object
-        Linear solver for the implicit schemes (see :func:`pfda.get_solver`).
+        Linear solver for the implicit schemes (see :func:`pfda.get_solver`); the split
+        schemes solve no linear system.
     dt : float, optional
-        Largest step. ``None``: the CFL limit for ``explicit``, one step per interval otherwise.
+        Largest step. ``None``: the CFL limit for ``explicit``, the positivity limit for the
+        split schemes, one step per interval otherwise.
     flux : {"auto", "upwind", "sg"}
         Face flux of the generator (:func:`pfda.generator`).
     solver_options : dict, optional
@@ -92,6 +101,13 @@ class Propagator:
         self.conservative = not any(grid.absorbing)
         self._cache: OrderedDict[float, object] = OrderedDict()
         self._cache_size = cache_size
+        self._split = None
+        if self.scheme.startswith("split-"):  # nonlinear in p: no generator, no solve
+            from .highres import SplitPropagator
+
+            self._split = SplitPropagator(grid, sde, self.scheme.removeprefix("split-"), dt)
+            self.A = self._limit = None
+            return
         self.A = None if sde.time_dependent else generator(grid, sde, flux=flux)
         self._limit = None if self.A is None else cfl_limit(self.A)
         if self.A is not None:
@@ -119,6 +135,8 @@ class Propagator:
 
     def steps(self, t0: float, t1: float) -> tuple[int, float]:
         """Number of equal steps and their length for the interval ``[t0, t1]``."""
+        if self._split is not None:
+            return self._split.steps(t0, t1)
         span = t1 - t0
         if span < 0:
             raise ValueError(f"cannot propagate backwards in time (t0={t0}, t1={t1})")
@@ -141,6 +159,8 @@ class Propagator:
     # -- one interval -----------------------------------------------------------------------
     def __call__(self, p: np.ndarray, t0: float, t1: float) -> np.ndarray:
         """Propagate ``p`` from ``t0`` to ``t1``; returns a new array."""
+        if self._split is not None:
+            return self._split(p, t0, t1)
         p = np.array(p, dtype=float)
         n, h = self.steps(t0, t1)
         for s in range(n):
