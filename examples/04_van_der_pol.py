@@ -38,8 +38,9 @@ def main(argv=None) -> int:
     # the truth is simulated from t = 0; shift its data to start after the spin-up
     res = setup.filter().run(p_ring, times, sim.ys, t0=8.0)
 
-    cycle = solve_ivp(lambda t, x: setup.drift(x[:, None])[:, 0], (0, 30), [2.0, 0.0],
-                      max_step=0.01, rtol=1e-8)
+    cycle = solve_ivp(
+        lambda t, x: setup.drift(x[:, None])[:, 0], (0, 30), [2.0, 0.0], max_step=0.01, rtol=1e-8
+    )
     lc = cycle.y[:, cycle.t > 20]
     r_ring = pfda.mean(grid, p_ring)
     print(f"mean of the ring density {r_ring.round(3).tolist()} (near 0)")
@@ -49,9 +50,12 @@ def main(argv=None) -> int:
 
     plt = _pyplot()
     fig, axs = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
-    for ax, p, title in zip(axs, (setup.prior, p_ring, res.probabilities[-1]),
-                            ("prior, t = 0", "no data, t = 8", f"after {len(times)} updates"),
-                            strict=True):
+    for ax, p, title in zip(
+        axs,
+        (setup.prior, p_ring, res.probabilities[-1]),
+        ("prior, t = 0", "no data, t = 8", f"after {len(times)} updates"),
+        strict=True,
+    ):
         plot_density_2d(grid, p, ax=ax, colorbar=False)
         ax.plot(lc[0], lc[1], "w-", lw=0.8)
         ax.set_title(title)

@@ -53,14 +53,34 @@ def test_run_ou_matches_exact_kalman(tmp_path):
 
     # a ten times coarser time step must be visibly worse: the error is O(dt)
     coarse = tmp_path / "coarse"
-    assert main(["run", "ou", "--cells", "100", "--dt", "0.1", "--steps", "100", "--seed", "3",
-                 "--out", str(coarse), "--no-plots"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "ou",
+                "--cells",
+                "100",
+                "--dt",
+                "0.1",
+                "--steps",
+                "100",
+                "--seed",
+                "3",
+                "--out",
+                str(coarse),
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     c = json.loads((coarse / "summary.json").read_text())
     assert c["max_abs_mean_minus_kalman"] > 3 * s["max_abs_mean_minus_kalman"]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["demo", "--help"], ["list", "--help"],
-                                  ["run", "--help"], ["compare", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["demo", "--help"], ["list", "--help"], ["run", "--help"], ["compare", "--help"]],
+)
 def test_help_exits_zero(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)

@@ -28,7 +28,9 @@ def _rmse(stdout: str, name: str) -> float | None:
 def test_example_runs_quick(script, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     pngs = list(tmp_path.rglob("*.png"))
