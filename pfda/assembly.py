@@ -135,13 +135,16 @@ def make_face_velocity_kernel(time_dependent: bool, parallel: bool = True):
 _VELOCITY_KERNELS: dict[tuple[bool, bool], object] = {}
 
 
-def _face_velocities_fused(grid: Grid, sde: SDE, t: float, parallel: bool):
+def _face_velocities_fused(
+    grid: Grid, sde: SDE, t: float, parallel: bool, vel_up: np.ndarray | None = None
+):
     key = (sde.time_dependent, parallel)
     kernel = _VELOCITY_KERNELS.get(key)
     if kernel is None:
         kernel = _VELOCITY_KERNELS[key] = make_face_velocity_kernel(*key)
     d, n = grid.ndim, grid.size
-    vel_up = np.empty((d, n))
+    if vel_up is None:
+        vel_up = np.empty((d, n))
     vel_lo = np.zeros((d, n if any(grid.absorbing) else 1))
     finite = kernel(
         sde.drift,
@@ -610,12 +613,13 @@ def generator(
 _SCRATCH = threading.local()
 
 
-def _scratch(d: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Face-rate and row-count work arrays, kept per thread so repeated assembly of one grid
-    size does not pay for fresh pages every call (they never leave :func:`_assemble_numba`)."""
+def _scratch(d: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Face-velocity, face-rate and row-count work arrays, kept per thread so repeated
+    assembly of one grid size does not pay for fresh pages every call (they never leave
+    :func:`_assemble_numba`)."""
     work = getattr(_SCRATCH, "work", None)
     if work is None or work[0].shape != (d, n):
-        work = (np.empty((d, n)), np.empty((d, n)), np.empty(n, dtype=np.int64))
+        work = tuple(np.empty((d, n)) for _ in range(3)) + (np.empty(n, dtype=np.int64),)
         _SCRATCH.work = work
     return work
 
@@ -629,8 +633,11 @@ def _assemble_numba(grid: Grid, sde: SDE, t: float, dcoef: np.ndarray, sg: np.nd
     absorbing = tuple(bool(a) for a in grid.absorbing)
     sg = tuple(bool(f) for f in sg)
     parallel = n >= _PARALLEL_MIN_CELLS
-    vel_up, vel_lo = face_velocities(grid, sde, t)
-    fwd, bwd, counts = _scratch(d, n)
+    vel_up, fwd, bwd, counts = _scratch(d, n)
+    if sde.jitted:
+        vel_up, vel_lo = _face_velocities_fused(grid, sde, t, parallel, vel_up)
+    else:
+        vel_up, vel_lo = _face_velocities_vectorised(grid, sde, t)
     lo_out = np.empty((d, n if any(absorbing) else 1))
     face_rates_kernel = _face_rates if parallel else _face_rates_serial
     face_rates_kernel(
