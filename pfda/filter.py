@@ -47,6 +47,9 @@ def predict(
 def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.ndarray, float]:
     """Bayes update in log space; returns ``(posterior, log evidence increment)``.
 
+    Only the cells with predicted mass are weighed, by
+    :meth:`Observation.log_likelihood_on_grid <pfda.Observation.log_likelihood_on_grid>`.
+
     Raises
     ------
     ValueError
@@ -54,13 +57,18 @@ def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.n
     """
     p = np.asarray(p, dtype=float)
     mask = p > 0
-    if not mask.any():
+    if mask.all():
+        mask = None  # every cell holds mass: no selection needed
+        p_masked = p
+    elif not mask.any():
         raise ValueError("the predicted density has no mass left on the grid: widen the grid")
-    x = grid.centers[:, mask]
-    loglik = observation.log_likelihood(y, x)
-    log_w = np.log(p[mask]) + loglik
-    top = log_w.max()
-    if not np.isfinite(top):
+    else:
+        p_masked = p[mask]
+    loglik = observation.log_likelihood_on_grid(y, grid, mask)
+    log_w = np.log(p_masked)
+    log_w += loglik
+    top = float(log_w.max())
+    if not math.isfinite(top):
         raise ValueError(
             f"observation y={np.asarray(y).tolist()} has zero likelihood at every cell with "
             "predicted mass: the grid is too small or the model is wrong"
@@ -68,10 +76,16 @@ def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.n
     message = observation.support_warning(y, float(loglik.max()))
     if message:
         warnings.warn(message, PfdaWarning, stacklevel=3)
-    w = np.exp(log_w - top)
-    total = w.sum()
-    post = np.zeros_like(p)
-    post[mask] = w / total
+    w = log_w
+    w -= top
+    np.exp(w, out=w)
+    total = float(w.sum())
+    w /= total
+    if mask is None:
+        post = w
+    else:
+        post = np.zeros_like(p)
+        post[mask] = w
     log_increment = top + math.log(total) - math.log(p.sum())
     return post, float(log_increment)
 

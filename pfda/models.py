@@ -26,6 +26,8 @@ import numba
 import numpy as np
 from numba.core.dispatcher import Dispatcher
 
+from .grid import Grid
+
 __all__ = ["SDE", "GaussianObservation", "Observation", "is_jitted"]
 
 
@@ -233,12 +235,14 @@ class Observation:
         self.dim = dim
 
     def check_y(self, y) -> np.ndarray:
-        y = np.atleast_1d(np.asarray(y, dtype=float))
+        y = np.asarray(y, dtype=float)
+        if y.ndim == 0:
+            y = y.reshape(1)
         if y.ndim != 1:
             raise ValueError(f"one observation must be a vector of shape (p,), got {y.shape}")
         if self.dim is not None and y.shape[0] != self.dim:
             raise ValueError(f"observation has length {y.shape[0]}, the model expects {self.dim}")
-        if not np.all(np.isfinite(y)):
+        if not np.isfinite(y).all():
             raise ValueError(
                 f"observation {y} is not finite: remove missing observations from times/ys"
             )
@@ -260,6 +264,28 @@ class Observation:
             raise ValueError("log_likelihood returned NaN or +inf: check the observation model")
         return out
 
+    def log_likelihood_on_grid(self, y, grid: Grid, mask: np.ndarray | None = None) -> np.ndarray:
+        """``log g(y | x_i)`` at the centres ``x_i`` of the cells of ``grid`` selected by ``mask``.
+
+        This is what :func:`pfda.update` calls. It equals
+        ``log_likelihood(y, grid.centers[:, mask])``; a subclass may override it to reuse work
+        that depends on the grid alone.
+
+        Parameters
+        ----------
+        y : array (p,)
+            One observation.
+        grid : Grid
+        mask : bool array (N,), optional
+            The cells to evaluate; ``None`` means every cell.
+
+        Returns
+        -------
+        ndarray (m,)
+            One value per selected cell, in flat cell order.
+        """
+        return self.log_likelihood(y, grid.centers if mask is None else grid.centers[:, mask])
+
     def support_warning(self, y, max_log_likelihood: float) -> str | None:
         """A message when ``y`` is implausible at every point with mass, judged from the
         largest log-likelihood over those points; ``None`` otherwise."""
@@ -272,10 +298,16 @@ class GaussianObservation(Observation):
     .. math:: \\log g(y\\mid x) = -\\tfrac12 (y-h(x))^T R^{-1} (y-h(x))
               - \\tfrac12 \\log\\det(2\\pi R)
 
+    The Cholesky factor ``R = L L^T`` and ``log det(2 pi R)`` are computed once per observation
+    length ``p``, and ``h`` on the cell centres once per grid, so a filter step only whitens the
+    residuals ``L^{-1}(y - h(x_i))``.
+
     Parameters
     ----------
     h : callable
         Vectorised observation function ``h(x) -> (p, m)`` of a point set ``x`` (``(d, m)``).
+        It must depend on ``x`` alone: its values on a grid's cell centres are reused for every
+        observation filtered on that grid.
     noise_cov : float, sequence, or array
         ``R``: a variance for every component, one variance per component, or a ``(p, p)``
         symmetric positive-definite matrix.
@@ -284,7 +316,7 @@ class GaussianObservation(Observation):
     def __init__(self, h: Callable, noise_cov) -> None:
         if not callable(h):
             raise TypeError("h must be callable: x (d, m) -> (p, m)")
-        cov = np.asarray(noise_cov, dtype=float)
+        cov = np.array(noise_cov, dtype=float)
         if cov.ndim > 2 or not np.all(np.isfinite(cov)):
             raise ValueError(f"noise_cov must be finite, scalar, (p,) or (p, p); got {noise_cov!r}")
         if cov.ndim == 2:
@@ -300,9 +332,20 @@ class GaussianObservation(Observation):
                 )
         elif np.any(cov <= 0):
             raise ValueError(f"noise variances must be > 0, got {noise_cov!r}")
+        cov.setflags(write=False)
         super().__init__(self._gaussian_log_likelihood, dim=cov.shape[0] if cov.ndim else None)
         self.h = h
         self.noise_cov = cov
+        # h is reused on a whole grid only if no subclass redefines how h(x) or g(y | x) is computed
+        self._reuses_h_on_grid = all(
+            getattr(type(self), name) is getattr(GaussianObservation, name)
+            for name in ("predict", "log_likelihood", "_whitened", "_gaussian_log_likelihood")
+        )
+        # p -> _NoiseFactor, for the noise_cov they were computed from
+        self._factors: dict[int, _NoiseFactor] = {}
+        self._factors_cov = cov
+        # h on the centres of the last grid seen: (grid, h, _GridValues or None)
+        self._grid_values: tuple[Grid, Callable, _GridValues | None] | None = None
 
     def covariance(self, p: int) -> np.ndarray:
         """``R`` as a ``(p, p)`` matrix."""
@@ -316,6 +359,23 @@ class GaussianObservation(Observation):
         if cov.shape[0] != p:
             raise ValueError(f"noise_cov is {cov.shape} but y has {p} entries")
         return cov
+
+    def _factor(self, p: int) -> _NoiseFactor:
+        """The constants of ``R`` for observations of length ``p``, computed on first use."""
+        if self._factors_cov is not self.noise_cov:  # noise_cov was replaced
+            self._factors = {}
+            self._factors_cov = self.noise_cov
+        factor = self._factors.get(p)
+        if factor is None:
+            cov = self.covariance(p)
+            chol = np.linalg.cholesky(cov)
+            chol_inv = np.linalg.inv(chol) if p > 1 else 1.0 / chol
+            log_norm = p * np.log(2 * np.pi) + 2.0 * np.sum(np.log(np.diag(chol)))
+            for a in (chol, chol_inv):
+                a.setflags(write=False)
+            factor = _NoiseFactor(chol, chol_inv, float(log_norm))
+            self._factors[p] = factor
+        return factor
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``h(x)`` validated to shape ``(p, m)``."""
@@ -333,7 +393,7 @@ class GaussianObservation(Observation):
         hx = self.predict(x)
         if hx.shape[0] != y.shape[0]:
             raise ValueError(f"y has {y.shape[0]} entries but h(x) has {hx.shape[0]} rows")
-        chol = np.linalg.cholesky(self.covariance(y.shape[0]))
+        chol = self._factor(y.shape[0]).chol
         z = (
             np.linalg.solve(chol, y[:, None] - hx)
             if y.shape[0] > 1
@@ -342,21 +402,96 @@ class GaussianObservation(Observation):
         return z, chol
 
     def _gaussian_log_likelihood(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-        z, chol = self._whitened(y, x)
+        z, _ = self._whitened(y, x)
+        log_norm = self._factor(y.shape[0]).log_norm
+        return -0.5 * np.sum(z * z, axis=0) - 0.5 * log_norm
+
+    def _values_on(self, grid: Grid) -> _GridValues | None:
+        """``h`` at every cell centre of ``grid``, evaluated once per grid.
+
+        ``None`` when ``h`` fails or returns the wrong shape there: every step then takes the
+        point-set path, which reports the problem if it concerns cells with mass.
+        """
+        cached = self._grid_values
+        if cached is not None and cached[0] is grid and cached[1] is self.h:
+            return cached[2]
+        values = None
+        centers = grid.centers
+        try:
+            # h may fail outside its domain at cells that never hold mass; then the point-set
+            # path judges each step by the cells with mass, as it always has
+            with np.errstate(divide="raise", over="raise", invalid="raise"):
+                hx = np.array(self.h(centers), dtype=float)  # a copy, made read-only
+        except Exception:
+            hx = None
+        if hx is not None and hx.ndim == 1 and hx.shape[0] == grid.size:
+            hx = hx[None, :]
+        if hx is not None and hx.ndim == 2 and hx.shape[1] == grid.size:
+            finite = np.all(np.isfinite(hx), axis=0)
+            values = _GridValues(hx, None if finite.all() else ~finite)
+        self._grid_values = (grid, self.h, values)
+        return values
+
+    def log_likelihood_on_grid(self, y, grid: Grid, mask: np.ndarray | None = None) -> np.ndarray:
+        y = self.check_y(y)
+        values = self._values_on(grid) if self._reuses_h_on_grid else None
+        if values is None or (
+            values.nonfinite is not None and (mask is None or values.nonfinite[mask].any())
+        ):
+            return super().log_likelihood_on_grid(y, grid, mask)
         p = y.shape[0]
-        log_det = 2.0 * np.sum(np.log(np.diag(chol)))
-        return -0.5 * np.sum(z * z, axis=0) - 0.5 * (p * np.log(2 * np.pi) + log_det)
+        if values.hx.shape[0] != p:
+            raise ValueError(f"y has {p} entries but h(x) has {values.hx.shape[0]} rows")
+        factor = self._factor(p)
+        if p == 1:
+            hx = values.hx[0] if mask is None else values.hx[0, mask]
+            z = (y[0] - hx) / factor.chol[0, 0]
+            d2 = z * z
+        else:
+            whx = values.whitened(factor)
+            z = (factor.chol_inv @ y)[:, None] - (whx if mask is None else whx[:, mask])
+            d2 = np.sum(z * z, axis=0)
+        return -0.5 * d2 - 0.5 * factor.log_norm
 
     def support_warning(self, y, max_log_likelihood: float) -> str | None:
         # log g = -d2/2 - log det(2 pi R)/2, so the smallest Mahalanobis distance d2 over the
         # cells follows from the largest log-likelihood without evaluating h again
-        y = self.check_y(y)
-        log_det = np.linalg.slogdet(2 * np.pi * self.covariance(y.shape[0]))[1]
-        d2 = -2.0 * max_log_likelihood - log_det
+        p = np.size(y)
+        d2 = -2.0 * max_log_likelihood - self._factor(p).log_norm
         if d2 > 64.0:
+            y = self.check_y(y)
             return (
                 f"observation {y.tolist()} lies {np.sqrt(d2):.1f} noise standard "
                 "deviations from h(x) at every cell with predicted mass: the grid may be too "
                 "small or the model wrong"
             )
         return None
+
+
+@dataclass(frozen=True, eq=False)
+class _NoiseFactor:
+    """Constants of ``R`` for one observation length: ``R = L L^T``, ``L^{-1}``, and
+    ``log det(2 pi R) = p log 2pi + 2 sum log diag L``."""
+
+    chol: np.ndarray
+    chol_inv: np.ndarray
+    log_norm: float
+
+
+class _GridValues:
+    """``h`` at all cell centres of one grid (``(p, N)``), the cells where it is not finite
+    (``None`` if none), and ``L^{-1} h`` per noise factor."""
+
+    def __init__(self, hx: np.ndarray, nonfinite: np.ndarray | None) -> None:
+        hx.setflags(write=False)
+        self.hx = hx
+        self.nonfinite = nonfinite
+        self._whitened: tuple[_NoiseFactor, np.ndarray] | None = None
+
+    def whitened(self, factor: _NoiseFactor) -> np.ndarray:
+        cached = self._whitened
+        if cached is None or cached[0] is not factor:
+            whx = factor.chol_inv @ self.hx
+            whx.setflags(write=False)
+            cached = self._whitened = (factor, whx)
+        return cached[1]
