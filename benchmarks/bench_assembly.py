@@ -51,7 +51,7 @@ def _drift_calls(f, lower, widths, cells, out):
 
 def run(quick: bool = False) -> dict:
     sizes = QUICK_SIZES if quick else FULL_SIZES
-    repeats = 3 if quick else 7
+    repeats = 3 if quick else 15
     rows = []
     for n in sizes:
         grid = pfda.Grid(lower=LORENZ_LOWER, upper=LORENZ_UPPER, cells=n)
