@@ -434,7 +434,11 @@ def _fill_chunk(
     lo, hi, fwd, bwd, lo_out, cells, strides, periodic, absorbing, indptr, indices, data
 ):
     """Rows ``lo <= i < hi`` into the CSR arrays: the diagonal, and whether the row wraps
-    around a periodic axis, first; then the row in column order straight into place."""
+    around a periodic axis, first; then the row in column order straight into place.
+
+    This repeats :func:`_row` without its periodic cases on purpose: calling ``_row`` here,
+    writing at an offset into the CSR arrays, measured four times slower (15 ms against
+    3.7 ms for a 64^3 grid, serial)."""
     d = len(cells)
     cols = np.empty(2 * d + 1, dtype=np.int64)
     vals = np.empty(2 * d + 1)
