@@ -3,10 +3,13 @@
 ``dx1 = x2 dt``, ``dx2 = -9.81 sin(x1) dt + 0.1 dW`` (so ``D = diag(0, 0.01)``), observed every
 0.01 s as ``y = sin(x1) + v``, ``R = 0.1``, from the prior ``N(0, I)``. The angle axis is
 periodic. ``sin`` cannot tell ``x1`` from ``pi - x1``, and with ``D_11 = 0`` the angle moves by
-pure advection (upwind flux), so the density shears along the pendulum's energy levels.
+pure advection, so the density shears along the pendulum's energy levels.
 
-pfda is compared with an unscented Kalman filter (one Gaussian, sigma points through the
-dynamics and ``sin``) and a bootstrap particle filter.
+Pure advection is where the scheme matters: the linear schemes' first-order upwind flux adds a
+numerical diffusion ``|v| h / 2`` that smears the crescents, while ``split-ppm`` (the case's
+default: Strang-split sweeps with a limited parabolic reconstruction) keeps them sharp. Both run
+on the same grid, and pfda is compared with an unscented Kalman filter (one Gaussian, sigma
+points through the dynamics and ``sin``) and a bootstrap particle filter.
 
 What to look at: ``density_x1x2.png``, the posterior in the phase plane at four times (red +:
 the truth) — it starts as a wide blob and wraps into crescents along the orbits before it
@@ -92,14 +95,16 @@ def main(argv=None) -> int:
 
     setup = get_case("pendulum").build(cells=48 if args.quick else 128)
     sim = setup.simulate(seed=2, steps=150 if args.quick else 300)
-    res = setup.filter().run(setup.prior, sim.times, sim.ys)
+    res = setup.filter().run(setup.prior, sim.times, sim.ys)  # split-ppm
+    upwind = setup.filter(scheme="implicit").run(setup.prior, sim.times, sim.ys)
     m_ukf = ukf(setup, sim)
     m_pf = bootstrap_pf(setup, sim, 2000 if args.quick else 20000)
 
     def rmse(m):
         return float(np.sqrt(np.mean(np.sum((m - sim.truth) ** 2, axis=1))))
 
-    print(f"RMSE pfda {res.rmse(sim.truth):.4f}")
+    print(f"RMSE pfda split-ppm {res.rmse(sim.truth):.4f}")
+    print(f"RMSE pfda implicit (upwind) {upwind.rmse(sim.truth):.4f}")
     print(f"RMSE pf {rmse(m_pf):.4f}")
     print(f"RMSE ukf {rmse(m_ukf):.4f}")
 

@@ -230,6 +230,7 @@ def _pendulum() -> Setup:
         steps=150,
         substeps=10,
         wrap=_wrap_angle,
+        scheme="split-ppm",  # the angle moves by pure advection: upwind would smear it
     )
 
 
