@@ -201,7 +201,7 @@ def rmse(means, truth) -> float:
 
 def deviation(means, reference) -> float:
     """RMS distance between two sequences of posterior means (over all steps)."""
-    return float(np.sqrt(np.mean(np.sum((means - reference) ** 2, axis=1))))
+    return rmse(means, reference)
 
 
 def pf_rows(name, counts, seeds, run_one, truth, reference=None) -> list[dict]:

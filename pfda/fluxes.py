@@ -25,7 +25,6 @@ import numpy as np
 __all__ = [
     "bernoulli",
     "bernoulli_numpy",
-    "face_rates",
     "face_rates_numpy",
     "face_rates_scaled",
 ]
@@ -67,17 +66,11 @@ def bernoulli_numpy(z: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, inline="always")
-def face_rates(v: float, h: float, d_left: float, d_right: float, sg: bool):
-    """Rates (L->R, R->L) across one face; ``sg`` selects Scharfetter--Gummel (needs ``D > 0``)."""
-    inv_h = 1.0 / h
-    return face_rates_scaled(v, h, inv_h, 0.5 * inv_h * inv_h, d_left, d_right, sg)
-
-
-@numba.njit(cache=True, inline="always")
 def face_rates_scaled(
     v: float, h: float, inv_h: float, c2: float, d_left: float, d_right: float, sg: bool
 ):
-    """:func:`face_rates` with ``inv_h = 1/h`` and ``c2 = 1/(2h^2)`` computed once per axis.
+    """Rates (L->R, R->L) across one face, with ``inv_h = 1/h`` and ``c2 = 1/(2h^2)``
+    computed once per axis by the caller; ``sg`` selects Scharfetter--Gummel (needs ``D > 0``).
 
     Scharfetter--Gummel needs one transcendental per face: with ``b = B(|z|)`` the identity
     ``B(-z) = B(z) + z`` gives the other rate as ``b + |z|``, a sum of positive numbers. The
@@ -96,7 +89,7 @@ def face_rates_scaled(
 
 
 def face_rates_numpy(v, h: float, d_left, d_right, sg: bool):
-    """Vectorised :func:`face_rates` (the plain reference)."""
+    """Vectorised :func:`face_rates_scaled` from ``h`` (the plain reference)."""
     v = np.asarray(v, dtype=float)
     d_left = np.broadcast_to(np.asarray(d_left, dtype=float), v.shape)
     d_right = np.broadcast_to(np.asarray(d_right, dtype=float), v.shape)

@@ -140,9 +140,8 @@ class _Faces:
             h, n = float(grid.widths[k]), grid.cells[k]
             v = _lines(vel_up[k], grid, k)
             lo = _lines(vel_lo[k], grid, k)[:, 0] if grid.absorbing[k] else np.zeros(len(v))
-            if grid.periodic[k]:  # faces 1..n, face n = face 0
+            if grid.periodic[k]:  # faces 1..n, face n = face 0 (a_lo, g_lo: set below)
                 g = (np.roll(v, -1, axis=1) - np.roll(v, 1, axis=1)) / (2 * h)
-                g_lo = g[:, -1]
             elif grid.absorbing[k]:  # faces 0..n all known
                 full = np.gradient(np.column_stack([lo, v]), h, axis=1)
                 g, g_lo = full[:, 1:], full[:, 0]

@@ -128,6 +128,18 @@ def time_problem():
     return grid, sde, p0, semidiscrete_reference(grid, sde, p0)
 
 
+def assert_time_order(problem, scheme, steps, band):
+    """L1 error at ``t = T`` against the problem's reference for ``T / steps`` steps, and its
+    fitted order in ``dt``."""
+    grid, sde, p0, reference = problem
+    dts = [T / n for n in steps]
+    errors = [
+        np.abs(pfda.propagate(grid, sde, p0, 0.0, T, scheme=scheme, dt=dt) - reference).sum()
+        for dt in dts
+    ]
+    assert_order(dts, errors, band, scheme)
+
+
 @pytest.mark.parametrize(
     ("scheme", "steps", "band"),
     [
@@ -139,13 +151,7 @@ def time_problem():
     ],
 )
 def test_time_order(time_problem, scheme, steps, band):
-    grid, sde, p0, reference = time_problem
-    dts = [T / n for n in steps]
-    errors = [
-        np.abs(pfda.propagate(grid, sde, p0, 0.0, T, scheme=scheme, dt=dt) - reference).sum()
-        for dt in dts
-    ]
-    assert_order(dts, errors, band, scheme)
+    assert_time_order(time_problem, scheme, steps, band)
 
 
 def test_exponential_scheme_is_exact_in_time(time_problem):
@@ -214,10 +220,4 @@ def forced_problem():
     ],
 )
 def test_time_order_time_dependent_drift(forced_problem, scheme, steps, band):
-    grid, sde, p0, reference = forced_problem
-    dts = [T / n for n in steps]
-    errors = [
-        np.abs(pfda.propagate(grid, sde, p0, 0.0, T, scheme=scheme, dt=dt) - reference).sum()
-        for dt in dts
-    ]
-    assert_order(dts, errors, band, scheme)
+    assert_time_order(forced_problem, scheme, steps, band)
