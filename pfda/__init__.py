@@ -30,6 +30,7 @@ from .models import SDE, GaussianObservation, Observation
 from .priors import discretize, gaussian
 from .propagation import SCHEMES, Propagator, propagate, stationary
 from .solvers import available_solvers, get_solver, register_solver
+from .window import WindowFilter, WindowResult
 
 __version__ = "0.1.0"
 
@@ -52,6 +53,8 @@ __all__ = [
     "available_solvers",
     "Filter",
     "FilterResult",
+    "WindowFilter",
+    "WindowResult",
     "predict",
     "update",
     "mean",

@@ -1,0 +1,405 @@
+"""Compiled core of :class:`pfda.WindowFilter` for the split schemes and Numba point drifts.
+
+One call advances the window's cell masses through the Strang steps of an observation interval
+and moves the window by whole cells between them, all inside one compiled function: the faces'
+Courant numbers and the positive step (:class:`pfda.highres._Faces`), the sweeps
+(:func:`pfda.highres._sweep_kernel`), the window's statistics and its shifts
+(:meth:`pfda.window.WindowFilter._stats`, ``_target``). It returns to Python when the interval
+ends or when the window must be remapped (rare: :func:`pfda.remap.remap` runs there). Every
+decision and every floating-point expression follows the Python path of
+:class:`~pfda.WindowFilter` (``method="python"``), its plain twin, so that the two agree to
+round-off.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .assembly import _advance, make_face_velocity_kernel
+from .highres import _sweep_kernel
+
+REFLECTING, ABSORBING, PERIODIC = 0, 1, 2
+CODES = {"reflecting": REFLECTING, "absorbing": ABSORBING, "periodic": PERIODIC}
+DONE, REMAP = 0, 1
+# an outer cell with more than this share of the mass widens the window on its side
+EDGE = 1e-5
+
+
+@numba.njit(cache=True)
+def _axis_faces(vel_up, vel_lo, k, n, stride, h, periodic, absorbing, a, g, a_lo, g_lo):
+    """``a = v/h`` and ``g = d_k v_k`` of the upper faces along axis ``k`` and of the lower
+    outer face (``a_lo``, ``g_lo`` at the first cell of each line), as ``_Faces`` builds them."""
+    total = a.shape[0]
+    block = stride * n
+    for b in range(total // n):
+        base = (b // stride) * block + b % stride
+        lo = vel_lo[k, base] if absorbing else 0.0
+        for j in range(n):
+            i = base + j * stride
+            if periodic:
+                up = vel_up[k, base + ((j + 1) % n) * stride]
+                down = vel_up[k, base + ((j - 1) % n) * stride]
+                g[i] = (up - down) / (2 * h)
+            elif absorbing:  # the gradient of [lo, v_0, ..., v_{n-1}] at v_j
+                below = vel_up[k, i - stride] if j > 0 else lo
+                if j == n - 1:
+                    g[i] = (vel_up[k, i] - below) / h
+                else:
+                    g[i] = (vel_up[k, i + stride] - below) / (2 * h)
+            elif n == 1:
+                g[i] = 0.0
+            elif j == 0:
+                g[i] = (vel_up[k, i + stride] - vel_up[k, i]) / h
+            elif j == n - 1:
+                g[i] = (vel_up[k, i] - vel_up[k, i - stride]) / h
+            else:
+                g[i] = (vel_up[k, i + stride] - vel_up[k, i - stride]) / (2 * h)
+            a[i] = vel_up[k, i] / h
+        glo = (vel_up[k, base] - lo) / h if absorbing else 0.0
+        alo = lo / h
+        last = base + (n - 1) * stride
+        if periodic and n == 1:
+            a[base] = 0.0
+        elif absorbing:
+            a[last] = max(a[last], 0.0)
+            alo = min(alo, 0.0)
+        elif not periodic:
+            a[last] = 0.0
+            alo = 0.0
+        if periodic:
+            alo = a[last]
+            glo = g[last]
+        for j in range(n):
+            i = base + j * stride
+            if a[i] == 0.0:
+                g[i] = 0.0
+        a_lo[base] = alo
+        g_lo[base] = glo if alo != 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def _axis_positive_step(a, g, a_lo, g_lo, n, stride):
+    """The largest positive step of the sweeps along one axis (``_Faces.positive_step``)."""
+    tau = math.inf
+    gmax = 0.0
+    total = a.shape[0]
+    block = stride * n
+    for b in range(total // n):
+        base = (b // stride) * block + b % stride
+        gmax = max(gmax, abs(g_lo[base]))
+        for j in range(n):
+            i = base + j * stride
+            below = a_lo[base] if j == 0 else a[i - stride]
+            g_below = g_lo[base] if j == 0 else g[i - stride]
+            alpha = (a[i] if a[i] > 0 else 0.0) - (below if below < 0 else 0.0)
+            beta = 0.5 * (
+                (a[i] * g[i] if a[i] > 0 else 0.0) - (below * g_below if below < 0 else 0.0)
+            )
+            disc = alpha * alpha - 4.0 * beta
+            if alpha > 0 and disc >= 0:
+                tau = min(tau, 2.0 / (alpha + math.sqrt(disc)))
+            gmax = max(gmax, abs(g[i]))
+    if gmax > 0:
+        tau = min(tau, 1.0 / gmax)
+    return tau
+
+
+@numba.njit(cache=True)
+def _axis_courant(a, g, a_lo, g_lo, tau, n, stride, absorbing, cu, cl):
+    total = a.shape[0]
+    for i in range(total):
+        cu[i] = tau * a[i] * (1.0 - 0.5 * tau * g[i])
+        cl[i] = 0.0
+    if absorbing:
+        block = stride * n
+        for b in range(total // n):
+            base = (b // stride) * block + b % stride
+            cl[base] = tau * a_lo[base] * (1.0 - 0.5 * tau * g_lo[base])
+
+
+@numba.njit(cache=True)
+def _diffusion(D, h, time):
+    """``(alpha, steps)`` of explicit diffusion for ``time`` (``SplitPropagator._diffusion``)."""
+    if D == 0.0 or time == 0.0:
+        return 0.0, 0
+    steps = max(1, math.ceil(2.0 * D * time / (h * h)))
+    return D * (time / steps) / (2.0 * h * h), steps
+
+
+@numba.njit(cache=True)
+def _plan_steps(span, limit, dt_max):
+    """``SplitPropagator.steps``: equal steps under the positive step for ``span``."""
+    dt = limit if dt_max <= 0 else min(limit, dt_max)
+    if not math.isfinite(dt):
+        return 1, span
+    n = max(1, math.ceil(span / dt * (1 - 1e-12)))
+    while span / n > dt:
+        n += 1
+    return n, span / n
+
+
+@numba.njit(cache=True)
+def window_stats(p, cells, lower, widths, half_width, tail, codes, dom_lower, dom_upper, marg,
+                 out):  # fmt: skip
+    """Per axis the window's target centre ``out[0]`` and width ``out[1]`` for ``p`` (before the
+    domain's limits): the hull of ``mean +- c sd`` and of the marginal's support above the
+    ``tail`` mass on each side; a side whose outer cell holds more than ``EDGE`` of the mass
+    and is not a wall of the domain is widened by half the window (the density has reached an
+    open edge)."""
+    d = len(cells)
+    marg[:, :] = 0.0
+    ix = np.zeros(d, dtype=np.int64)
+    for i in range(p.shape[0]):
+        for k in range(d):
+            marg[k, ix[k]] += p[i]
+        _advance(cells, ix)
+    for k in range(d):
+        n = cells[k]
+        h = widths[k]
+        total = 0.0
+        first = 0.0
+        for j in range(n):
+            total += marg[k, j]
+            first += marg[k, j] * (lower[k] + (j + 0.5) * h)
+        mean = first / total
+        var = 0.0
+        for j in range(n):
+            x = lower[k] + (j + 0.5) * h - mean
+            var += marg[k, j] * x * x
+        sd = math.sqrt(var / total + h * h / 12.0)
+        cut = tail * total
+        lo_j = 0
+        acc = marg[k, 0]
+        while lo_j < n - 1 and acc <= cut:
+            lo_j += 1
+            acc += marg[k, lo_j]
+        hi_j = n - 1
+        acc = marg[k, n - 1]
+        while hi_j > 0 and acc <= cut:
+            hi_j -= 1
+            acc += marg[k, hi_j]
+        lo = min(mean - half_width * sd, lower[k] + lo_j * h)
+        hi = max(mean + half_width * sd, lower[k] + (hi_j + 1) * h)
+        if codes[k] != PERIODIC:
+            tol = 1e-9 * h
+            edge = EDGE * total
+            if marg[k, 0] > edge and lower[k] > dom_lower[k] + tol:
+                lo = min(lo, lower[k] - 0.5 * n * h)
+            if marg[k, n - 1] > edge and lower[k] + n * h < dom_upper[k] - tol:
+                hi = max(hi, lower[k] + 1.5 * n * h)
+        out[0, k] = 0.5 * (lo + hi)
+        out[1, k] = hi - lo
+
+
+@numba.njit(cache=True)
+def boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes):
+    """The window's boundary per axis (``_Domain.boundaries``)."""
+    for k in range(len(cells)):
+        lo = lower[k]
+        hi = lo + widths[k] * cells[k]
+        length = dom_upper[k] - dom_lower[k]
+        tol = 1e-9 * widths[k]
+        full = abs(widths[k] * cells[k] - length) <= 1e-12 * length
+        periodic = dom_codes[k] == PERIODIC
+        if full and (periodic or abs(lo - dom_lower[k]) <= tol):
+            codes[k] = dom_codes[k]
+        elif (
+            not periodic
+            and dom_codes[k] == REFLECTING
+            and (lo <= dom_lower[k] + tol or hi >= dom_upper[k] - tol)
+        ):
+            codes[k] = REFLECTING
+        else:
+            codes[k] = ABSORBING
+
+
+@numba.njit(cache=True)
+def plan_move(lower, widths, cells, stats, dom_lower, dom_upper, dom_codes, min_width, ratio,
+              slack, new_lower, new_widths):  # fmt: skip
+    """The window's next box (``WindowFilter._target``); returns whether it is a remap."""
+    d = len(cells)
+    remap = False
+    for k in range(d):
+        length = dom_upper[k] - dom_lower[k]
+        width = min(length, max(min_width[k], stats[1, k]))
+        target_h = width / cells[k]
+        off = widths[k] > ratio * target_h or widths[k] < target_h / ratio
+        new_widths[k] = target_h if off else widths[k]
+        remap = remap or off
+    for k in range(d):
+        h = new_widths[k]
+        n = cells[k]
+        span = n * h
+        length = dom_upper[k] - dom_lower[k]
+        resized = h != widths[k]
+        if resized:  # centred on the target
+            new_lower[k] = stats[0, k] - 0.5 * span
+        else:  # whole cells: once the centre is off by more than the slack, or in a remap
+            off_centre = (stats[0, k] - (lower[k] + 0.5 * span)) / h
+            s = np.rint(off_centre) if remap or abs(off_centre) > slack[k] else 0.0
+            if dom_codes[k] != PERIODIC:  # inside the domain
+                lo_cells = math.ceil((dom_lower[k] - lower[k]) / h - 1e-9)
+                hi_cells = math.floor((dom_upper[k] - span - lower[k]) / h + 1e-9)
+                if lo_cells <= hi_cells:
+                    s = min(max(s, lo_cells), hi_cells)
+            new_lower[k] = lower[k] + s * h
+        if dom_codes[k] == PERIODIC:
+            if span >= length * (1 - 1e-12):
+                new_lower[k] = dom_lower[k]
+                new_widths[k] = length / n
+        elif resized:
+            new_lower[k] = min(max(new_lower[k], dom_lower[k]), dom_upper[k] - span)
+    return remap
+
+
+@numba.njit(cache=True)
+def shift_cells(p, tmp, cells, strides, steps):
+    """``p[i] <- p[i + steps]`` over the multi-index, zero where that leaves the array;
+    returns the mass that left."""
+    d = len(cells)
+    ix = np.zeros(d, dtype=np.int64)
+    before = 0.0
+    after = 0.0
+    for i in range(p.shape[0]):
+        before += p[i]
+        src = 0
+        inside = True
+        for k in range(d):
+            j = ix[k] + steps[k]
+            if j < 0 or j >= cells[k]:
+                inside = False
+                break
+            src += j * strides[k]
+        tmp[i] = p[src] if inside else 0.0
+        _advance(cells, ix)
+    for i in range(p.shape[0]):
+        p[i] = tmp[i]
+        after += tmp[i]
+    return max(before - after, 0.0)
+
+
+@numba.njit(cache=True)
+def wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes):
+    """Relabel a partial box on a periodic axis by whole periods (``WindowFilter._wrap_box``)."""
+    for k in range(len(cells)):
+        length = dom_upper[k] - dom_lower[k]
+        full = abs(widths[k] * cells[k] - length) <= 1e-12 * length
+        if dom_codes[k] == PERIODIC and not full:
+            centre = lower[k] + 0.5 * cells[k] * widths[k]
+            lower[k] -= math.floor((centre - dom_lower[k]) / length) * length
+
+
+def make_interval_kernel():
+    """The compiled interval of a time-independent Numba point drift (one per process)."""
+    velocity = make_face_velocity_kernel(False, parallel=False)
+
+    @numba.njit
+    def faces(f, lower, widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo):
+        d = len(cells)
+        absorbing = codes == ABSORBING
+        ok = velocity(f, 0.0, lower, widths, cells, strides, absorbing, vel_up, vel_lo)
+        tau = math.inf
+        for k in range(d):
+            _axis_faces(vel_up, vel_lo, k, cells[k], strides[k], widths[k], codes[k] == PERIODIC,
+                        codes[k] == ABSORBING, a[k], g[k], a_lo[k], g_lo[k])  # fmt: skip
+            tau = min(tau, _axis_positive_step(a[k], g[k], a_lo[k], g_lo[k], cells[k], strides[k]))
+        return ok, tau
+
+    @numba.njit
+    def interval(f, p, t, t_end, adapt_first, cells, strides, lower, widths, codes, ppm,
+                 diffusion, dt_max, dom_lower, dom_upper, dom_codes, half_width, tail, ratio,
+                 slack, min_width, work, info):  # fmt: skip
+        """Advance ``p`` from ``t`` towards ``t_end``; returns ``(t, status)``. ``info``:
+        ``[mass lost, faces valid, limit, steps, shifts]`` (updated in place)."""
+        vel_up, vel_lo, a, g, a_lo, g_lo, cu_half, cu_full, cl_half, cl_full, tmp = work
+        d = len(cells)
+        marg = np.empty((d, max(cells)))
+        stats = np.empty((2, d))
+        new_lower = np.empty(d)
+        new_widths = np.empty(d)
+        steps = np.zeros(d, dtype=np.int64)
+        planned_tau = -1.0
+        first = True
+        while True:
+            if adapt_first or not first:
+                if t >= t_end and not first:
+                    return t, DONE
+                window_stats(p, cells, lower, widths, half_width, tail, codes, dom_lower,
+                             dom_upper, marg, stats)  # fmt: skip
+                if plan_move(lower, widths, cells, stats, dom_lower, dom_upper, dom_codes,
+                             min_width, ratio, slack, new_lower, new_widths):  # fmt: skip
+                    return t, REMAP
+                moved = False
+                for k in range(d):
+                    steps[k] = np.int64(np.rint((new_lower[k] - lower[k]) / widths[k]))
+                    moved = moved or steps[k] != 0
+                if moved:
+                    info[0] += shift_cells(p, tmp, cells, strides, steps)
+                    for k in range(d):
+                        lower[k] = new_lower[k]
+                    wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes)
+                    boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes)
+                    info[1] = 0.0
+                    info[4] += 1
+            first = False
+            if t >= t_end:
+                return t, DONE
+            if info[1] == 0.0:
+                ok, limit = faces(f, lower, widths, cells, strides, codes, vel_up, vel_lo, a, g,
+                                  a_lo, g_lo)  # fmt: skip
+                if not ok:
+                    return t, -1
+                info[1] = 1.0
+                info[2] = limit
+                planned_tau = -1.0
+            n, tau = _plan_steps(t_end - t, info[2], dt_max)
+            t_next = t_end if n <= 1 else t + tau
+            if tau != planned_tau:
+                for k in range(d):
+                    _axis_courant(a[k], g[k], a_lo[k], g_lo[k], 0.5 * tau, cells[k], strides[k],
+                                  codes[k] == ABSORBING, cu_half[k], cl_half[k])  # fmt: skip
+                    _axis_courant(a[k], g[k], a_lo[k], g_lo[k], 1.0 * tau, cells[k], strides[k],
+                                  codes[k] == ABSORBING, cu_full[k], cl_full[k])  # fmt: skip
+                planned_tau = tau
+            before = 0.0
+            for i in range(p.shape[0]):
+                before += p[i]
+            for s in range(2 * d - 1):  # Strang: 0 .. d-2 halves, d-1 whole, d-2 .. 0 halves
+                k = s if s < d else 2 * d - 2 - s
+                whole = k == d - 1
+                pre = 0.5 if s <= d - 1 else 0.0
+                post = 0.5 if s >= d - 1 else 0.0
+                alpha_pre, m_pre = _diffusion(diffusion[k], widths[k], pre * tau)
+                alpha_post, m_post = _diffusion(diffusion[k], widths[k], post * tau)
+                _sweep_kernel(
+                    p, cu_full[k] if whole else cu_half[k], cl_full[k] if whole else cl_half[k],
+                    cells[k], strides[k], codes[k] == PERIODIC, codes[k] == ABSORBING, ppm,
+                    alpha_pre, m_pre, alpha_post, m_post,
+                )  # fmt: skip
+            after = 0.0
+            for i in range(p.shape[0]):
+                after += p[i]
+            info[0] += max(before - after, 0.0)
+            info[3] += 1
+            t = t_next
+
+    return interval
+
+
+_KERNEL = None
+
+
+def interval_kernel():
+    global _KERNEL
+    if _KERNEL is None:
+        _KERNEL = make_interval_kernel()
+    return _KERNEL
+
+
+def work_arrays(d: int, size: int) -> tuple:
+    """Scratch of the interval kernel for ``d`` axes and ``size`` cells."""
+    z = lambda: np.zeros((d, size))  # noqa: E731
+    return (z(), z(), z(), z(), z(), z(), z(), z(), z(), z(), np.zeros(size))
