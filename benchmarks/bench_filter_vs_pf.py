@@ -33,7 +33,7 @@ import time
 
 import numba
 import numpy as np
-from common import loglog_slope, lorenz_point, lorenz_vectorised, table
+from common import loglog_slope, lorenz_point_tuple, lorenz_vectorised, table
 
 import pfda
 
@@ -90,12 +90,18 @@ QUICK = {
 # -- models ------------------------------------------------------------------------------------
 @numba.njit
 def pendulum_point(x):
-    """Pendulum drift at one point (a Numba point function)."""
-    return np.array([x[1], -G * np.sin(x[0])])
+    """Pendulum drift at one point (a Numba point function returning a tuple: no allocation)."""
+    return (x[1], -G * np.sin(x[0]))
+
+
+@numba.njit
+def pendulum_h(x):
+    """``h(x) = sin(x_1)`` at one point (a Numba point function)."""
+    return (np.sin(x[0]),)
 
 
 def pendulum_observation() -> pfda.GaussianObservation:
-    return pfda.GaussianObservation(h=lambda x: np.sin(x[:1]), noise_cov=PEND_R)
+    return pfda.GaussianObservation(h=pendulum_h, noise_cov=PEND_R)
 
 
 def simulate_pendulum(steps: int, seed: int = 0, substeps: int = 200):
@@ -403,7 +409,7 @@ def lorenz_study(cfg) -> tuple[str, str]:
     times, x0, truth, ys = simulate_lorenz(steps)
     inside = bool(np.all((truth > L63_LOWER) & (truth < L63_UPPER)))
     obs = pfda.GaussianObservation(h=lambda x: x, noise_cov=L63_R * np.eye(3))
-    sde = pfda.SDE(lorenz_point, diffusion=L63_D)
+    sde = pfda.SDE(lorenz_point_tuple, diffusion=L63_D)
     prior_args = (x0, L63_R * np.eye(3))
     lower, upper = np.array(L63_LOWER), np.array(L63_UPPER)
     g = pfda.Grid(L63_LOWER, L63_UPPER, [6, 6, 6])

@@ -19,13 +19,16 @@ import numba
 import numpy as np
 
 from .assembly import _advance, make_face_velocity_kernel
-from .highres import _sweep_kernel
+from .highres import UNIFORM_COURANT, _sweep_kernel
+from .remap import _EPS, _remap_kernel
 
 REFLECTING, ABSORBING, PERIODIC = 0, 1, 2
 CODES = {"reflecting": REFLECTING, "absorbing": ABSORBING, "periodic": PERIODIC}
-DONE, REMAP = 0, 1
+DONE, REMAP, BAD_DRIFT, BAD_H, NO_SUPPORT = 0, 1, 2, 3, 4
 # an outer cell with more than this share of the mass widens the window on its side
-EDGE = 1e-5
+EDGE = 1e-4
+# ... and that side moves out by this share of the window (a remap)
+GROW = 0.25
 
 
 @numba.njit(cache=True)
@@ -81,14 +84,18 @@ def _axis_faces(vel_up, vel_lo, k, n, stride, h, periodic, absorbing, a, g, a_lo
 
 
 @numba.njit(cache=True)
-def _axis_positive_step(a, g, a_lo, g_lo, n, stride):
+def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic):
     """The largest positive step of the sweeps along one axis (``_Faces.positive_step``)."""
     tau = math.inf
     gmax = 0.0
+    speed = 0.0  # of the lines of one velocity
     total = a.shape[0]
     block = stride * n
     for b in range(total // n):
         base = (b // stride) * block + b % stride
+        if _uniform_line(a, a_lo, base, n, stride, periodic):
+            speed = max(speed, abs(a[base]))
+            continue
         gmax = max(gmax, abs(g_lo[base]))
         for j in range(n):
             i = base + j * stride
@@ -104,7 +111,24 @@ def _axis_positive_step(a, g, a_lo, g_lo, n, stride):
             gmax = max(gmax, abs(g[i]))
     if gmax > 0:
         tau = min(tau, 1.0 / gmax)
+    if speed > 0:
+        tau = min(tau, UNIFORM_COURANT / speed)
     return tau
+
+
+@numba.njit(cache=True)
+def _uniform_line(a, a_lo, base, n, stride, periodic):
+    """``highres._uniform_lines`` for one line."""
+    if n < 2:
+        return False
+    v = a[base]
+    last = base + (n - 1) * stride
+    for j in range(n - 1 if not periodic else n):
+        if a[base + j * stride] != v:
+            return False
+    if a[last] != 0.0 and a[last] != v:
+        return False
+    return a_lo[base] == 0.0 or a_lo[base] == v
 
 
 @numba.njit(cache=True)
@@ -142,13 +166,13 @@ def _plan_steps(span, limit, dt_max):
 
 
 @numba.njit(cache=True)
-def window_stats(p, cells, lower, widths, half_width, tail, codes, dom_lower, dom_upper, marg,
-                 out):  # fmt: skip
-    """Per axis the window's target centre ``out[0]`` and width ``out[1]`` for ``p`` (before the
-    domain's limits): the hull of ``mean +- c sd`` and of the marginal's support above the
-    ``tail`` mass on each side; a side whose outer cell holds more than ``EDGE`` of the mass
-    and is not a wall of the domain is widened by half the window (the density has reached an
-    open edge)."""
+def window_stats(p, cells, lower, widths, half_width, tail, ratio, codes, dom_lower,
+                 dom_upper, dom_codes, marg, out):  # fmt: skip
+    """Per axis the window's target centre ``out[0]`` and width ``out[1]`` for ``p`` (before
+    the domain's limits), and ``out[2] = 1`` where it must grow (``WindowFilter._stats``): the
+    hull of ``mean +- c sd`` and of the marginal's support above the ``tail`` mass on each side;
+    a side whose outer cells hold more than ``EDGE`` of the mass and is not a wall of the domain
+    moves out by ``GROW`` windows (the density has reached an open edge)."""
     d = len(cells)
     marg[:, :] = 0.0
     ix = np.zeros(d, dtype=np.int64)
@@ -183,15 +207,53 @@ def window_stats(p, cells, lower, widths, half_width, tail, codes, dom_lower, do
             acc += marg[k, hi_j]
         lo = min(mean - half_width * sd, lower[k] + lo_j * h)
         hi = max(mean + half_width * sd, lower[k] + (hi_j + 1) * h)
-        if codes[k] != PERIODIC:
+        if codes[k] != PERIODIC:  # the window's edges are open but at a wall of the domain
             tol = 1e-9 * h
             edge = EDGE * total
-            if marg[k, 0] > edge and lower[k] > dom_lower[k] + tol:
-                lo = min(lo, lower[k] - 0.5 * n * h)
-            if marg[k, n - 1] > edge and lower[k] + n * h < dom_upper[k] - tol:
-                hi = max(hi, lower[k] + 1.5 * n * h)
+            circle = dom_codes[k] == PERIODIC
+            grow = False
+            if marg[k, 0] > edge and (circle or lower[k] > dom_lower[k] + tol):
+                lo = min(lo, lower[k] - GROW * n * h)
+                grow = True
+            if marg[k, n - 1] > edge and (circle or lower[k] + n * h < dom_upper[k] - tol):
+                hi = max(hi, lower[k] + (1.0 + GROW) * n * h)
+                grow = True
+            out[2, k] = 1.0 if grow else 0.0
+        else:
+            out[2, k] = 0.0
         out[0, k] = 0.5 * (lo + hi)
         out[1, k] = hi - lo
+
+
+@numba.njit(cache=True)
+def moments(p, cells, lower, widths, mean, cov):
+    """Mean and covariance of ``p`` on the window (``WindowFilter._moments``)."""
+    d = len(cells)
+    ix = np.zeros(d, dtype=np.int64)
+    x = np.empty(d)
+    total = 0.0
+    mean[:] = 0.0
+    for i in range(p.shape[0]):
+        w = p[i]
+        for k in range(d):
+            mean[k] += w * (lower[k] + (ix[k] + 0.5) * widths[k])
+        total += w
+        _advance(cells, ix)
+    for k in range(d):
+        mean[k] /= total
+    cov[:, :] = 0.0
+    ix[:] = 0
+    for i in range(p.shape[0]):
+        w = p[i] / total
+        for k in range(d):
+            x[k] = lower[k] + (ix[k] + 0.5) * widths[k] - mean[k]
+        for j in range(d):
+            for k in range(j, d):
+                cov[j, k] += w * x[j] * x[k]
+        _advance(cells, ix)
+    for j in range(d):
+        for k in range(j):
+            cov[j, k] = cov[k, j]
 
 
 @numba.njit(cache=True)
@@ -226,7 +288,9 @@ def plan_move(lower, widths, cells, stats, dom_lower, dom_upper, dom_codes, min_
         length = dom_upper[k] - dom_lower[k]
         width = min(length, max(min_width[k], stats[1, k]))
         target_h = width / cells[k]
-        off = widths[k] > ratio * target_h or widths[k] < target_h / ratio
+        off = widths[k] > ratio * target_h or widths[k] < target_h / ratio or stats[2, k] > 0
+        if dom_codes[k] == PERIODIC and width >= length:  # the whole circle
+            off = off or abs(widths[k] * cells[k] - length) > 1e-12 * length
         new_widths[k] = target_h if off else widths[k]
         remap = remap or off
     for k in range(d):
@@ -282,6 +346,64 @@ def shift_cells(p, tmp, cells, strides, steps):
 
 
 @numba.njit(cache=True)
+def _edges(x0, h, n, y0, H, N, out):
+    """``pfda.remap._edges`` into ``out``; returns whether they are the old faces."""
+    scale = max(abs(x0), abs(x0 + n * h), abs(y0), abs(y0 + N * H)) / h
+    same = N == n
+    for k in range(N + 1):
+        e = (y0 - x0) / h + k * (H / h)
+        r = np.rint(e)
+        if abs(e - r) <= 16.0 * _EPS * (scale + abs(e) + 1.0):
+            e = r
+        out[k] = e
+        same = same and e == k
+    return same
+
+
+@numba.njit(cache=True)
+def remap_window(p, tmp, cells, lower, widths, new_lower, new_widths, dom_lower, dom_upper,
+                 dom_codes):  # fmt: skip
+    """``WindowFilter._move`` for a remap that needs no periodic unrolling (``p`` in place);
+    returns ``(done, mass dropped)``, ``done = False`` when a periodic axis changes between
+    the whole period and part of it (Python unrolls those)."""
+    d = len(cells)
+    src_lower = np.empty(d)
+    for k in range(d):
+        src_lower[k] = lower[k]
+        if dom_codes[k] != PERIODIC:
+            continue
+        length = dom_upper[k] - dom_lower[k]
+        old_full = abs(widths[k] * cells[k] - length) <= 1e-12 * length
+        new_full = abs(new_widths[k] * cells[k] - length) <= 1e-12 * length
+        if old_full != new_full:
+            return False, 0.0
+    before = 0.0
+    for i in range(p.shape[0]):
+        before += p[i]
+    edges = np.empty(max(cells) + 1)
+    src, dst = p, tmp
+    for k in range(d):
+        n = cells[k]
+        e = edges[: n + 1]
+        if _edges(src_lower[k], widths[k], n, new_lower[k], new_widths[k], n, e):
+            continue
+        outer = 1
+        for j in range(k):
+            outer *= cells[j]
+        inner = 1
+        for j in range(k + 1, d):
+            inner *= cells[j]
+        _remap_kernel(src, dst, outer, n, inner, e)
+        src, dst = dst, src
+    after = 0.0
+    for i in range(p.shape[0]):
+        after += src[i]
+    if src is not p:
+        p[:] = src
+    return True, max(before - after, 0.0)
+
+
+@numba.njit(cache=True)
 def wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes):
     """Relabel a partial box on a periodic axis by whole periods (``WindowFilter._wrap_box``)."""
     for k in range(len(cells)):
@@ -305,7 +427,12 @@ def make_interval_kernel():
         for k in range(d):
             _axis_faces(vel_up, vel_lo, k, cells[k], strides[k], widths[k], codes[k] == PERIODIC,
                         codes[k] == ABSORBING, a[k], g[k], a_lo[k], g_lo[k])  # fmt: skip
-            tau = min(tau, _axis_positive_step(a[k], g[k], a_lo[k], g_lo[k], cells[k], strides[k]))
+            tau = min(
+                tau,
+                _axis_positive_step(
+                    a[k], g[k], a_lo[k], g_lo[k], cells[k], strides[k], codes[k] == PERIODIC
+                ),
+            )
         return ok, tau
 
     @numba.njit
@@ -313,11 +440,11 @@ def make_interval_kernel():
                  diffusion, dt_max, dom_lower, dom_upper, dom_codes, half_width, tail, ratio,
                  slack, min_width, work, info):  # fmt: skip
         """Advance ``p`` from ``t`` towards ``t_end``; returns ``(t, status)``. ``info``:
-        ``[mass lost, faces valid, limit, steps, shifts]`` (updated in place)."""
+        ``[mass lost, faces valid, limit, steps, shifts, remaps]`` (updated in place)."""
         vel_up, vel_lo, a, g, a_lo, g_lo, cu_half, cu_full, cl_half, cl_full, tmp = work
         d = len(cells)
         marg = np.empty((d, max(cells)))
-        stats = np.empty((2, d))
+        stats = np.empty((3, d))
         new_lower = np.empty(d)
         new_widths = np.empty(d)
         steps = np.zeros(d, dtype=np.int64)
@@ -327,11 +454,24 @@ def make_interval_kernel():
             if adapt_first or not first:
                 if t >= t_end and not first:
                     return t, DONE
-                window_stats(p, cells, lower, widths, half_width, tail, codes, dom_lower,
-                             dom_upper, marg, stats)  # fmt: skip
+                window_stats(p, cells, lower, widths, half_width, tail, ratio, codes,
+                             dom_lower, dom_upper, dom_codes, marg, stats)  # fmt: skip
                 if plan_move(lower, widths, cells, stats, dom_lower, dom_upper, dom_codes,
                              min_width, ratio, slack, new_lower, new_widths):  # fmt: skip
-                    return t, REMAP
+                    done, dropped = remap_window(p, tmp, cells, lower, widths, new_lower,
+                                                 new_widths, dom_lower, dom_upper,
+                                                 dom_codes)  # fmt: skip
+                    if not done:
+                        return t, REMAP
+                    info[0] += dropped
+                    info[5] += 1
+                    for k in range(d):
+                        lower[k] = new_lower[k]
+                        widths[k] = new_widths[k]
+                    wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes)
+                    boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes)
+                    info[1] = 0.0
+                    new_lower[:] = lower  # no shift below
                 moved = False
                 for k in range(d):
                     steps[k] = np.int64(np.rint((new_lower[k] - lower[k]) / widths[k]))
@@ -351,7 +491,7 @@ def make_interval_kernel():
                 ok, limit = faces(f, lower, widths, cells, strides, codes, vel_up, vel_lo, a, g,
                                   a_lo, g_lo)  # fmt: skip
                 if not ok:
-                    return t, -1
+                    return t, BAD_DRIFT
                 info[1] = 1.0
                 info[2] = limit
                 planned_tau = -1.0
@@ -386,7 +526,94 @@ def make_interval_kernel():
             info[3] += 1
             t = t_next
 
-    return interval
+    @numba.njit
+    def bayes(h, p, y, chol, chol_inv, log_norm, cells, lower, widths, buf):
+        """:func:`pfda.update` with a Gaussian likelihood of a Numba point ``h`` on the window,
+        in place; returns ``(log evidence increment, largest log-likelihood, status)``."""
+        d = len(cells)
+        q = y.shape[0]
+        ix = np.zeros(d, dtype=np.int64)
+        x = np.empty(d)
+        r = np.empty(q)
+        prior_total = 0.0
+        top = -math.inf
+        best = -math.inf
+        for i in range(p.shape[0]):
+            pi = p[i]
+            prior_total += pi
+            if pi > 0.0:
+                for k in range(d):
+                    x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
+                hx = h(x)
+                for a in range(q):
+                    r[a] = y[a] - hx[a]
+                if q == 1:
+                    z = r[0] / chol[0, 0]
+                    d2 = z * z
+                else:
+                    d2 = 0.0
+                    for a in range(q):
+                        z = 0.0
+                        for b in range(a + 1):
+                            z += chol_inv[a, b] * r[b]
+                        d2 += z * z
+                ll = -0.5 * d2 - 0.5 * log_norm
+                if not math.isfinite(ll):
+                    return math.nan, math.nan, BAD_H
+                best = max(best, ll)
+                lw = math.log(pi) + ll
+                buf[i] = lw
+                top = max(top, lw)
+            _advance(cells, ix)
+        if not top > -math.inf:
+            return math.nan, best, NO_SUPPORT
+        total = 0.0
+        for i in range(p.shape[0]):
+            if p[i] > 0.0:
+                w = math.exp(buf[i] - top)
+                p[i] = w
+                total += w
+        for i in range(p.shape[0]):
+            p[i] /= total
+        return top + math.log(total) - math.log(prior_total), best, DONE
+
+    @numba.njit
+    def run(f, h, times, ys, k, t, adapt_first, k_stop, p, cells, strides, lower, widths, codes,
+            ppm, diffusion, dt_max, dom_lower, dom_upper, dom_codes, half_width, tail, ratio,
+            slack, min_width, chol, chol_inv, log_norm, work, info, out_p, out_lower,
+            out_widths, out_codes, out_mean, out_cov, out_incr, out_lost, out_best,
+            out_remaps):  # fmt: skip
+        """Filter ``ys[k:k_stop]``: each interval, then the update, moments and records;
+        returns ``(k, t, status)`` where it stopped (``DONE`` at ``k_stop``)."""
+        buf = np.empty(p.shape[0])
+        while k < k_stop:
+            t_end = times[k]
+            t, status = interval(f, p, t, t_end, adapt_first, cells, strides, lower, widths, codes,
+                                 ppm, diffusion, dt_max, dom_lower, dom_upper, dom_codes,
+                                 half_width, tail, ratio, slack, min_width, work,
+                                 info)  # fmt: skip
+            if status != DONE:
+                return k, t, status
+            out_lost[k] = info[0]
+            info[0] = 0.0
+            out_remaps[k] = int(info[5])
+            info[5] = 0.0
+            incr, best, status = bayes(h, p, ys[k], chol, chol_inv, log_norm, cells, lower,
+                                       widths, buf)  # fmt: skip
+            out_best[k] = best
+            if status != DONE:
+                return k, t, status
+            out_incr[k] = incr
+            out_p[k, :] = p
+            out_lower[k, :] = lower
+            out_widths[k, :] = widths
+            out_codes[k, :] = codes
+            moments(p, cells, lower, widths, out_mean[k], out_cov[k])
+            k += 1
+            adapt_first = True
+        return k, t, DONE
+
+    return interval, run
 
 
 _KERNEL = None
@@ -396,7 +623,12 @@ def interval_kernel():
     global _KERNEL
     if _KERNEL is None:
         _KERNEL = make_interval_kernel()
-    return _KERNEL
+    return _KERNEL[0]
+
+
+def run_kernel():
+    interval_kernel()
+    return _KERNEL[1]
 
 
 def work_arrays(d: int, size: int) -> tuple:

@@ -116,6 +116,21 @@ class Grid:
         object.__setattr__(self, "cells", tuple(int(c) for c in cells_arr))
         object.__setattr__(self, "boundary", bnd)
 
+    @classmethod
+    def _trusted(cls, lower: np.ndarray, upper: np.ndarray, cells: tuple, boundary: tuple) -> Grid:
+        """A grid from values already checked (float arrays, int tuple, boundary names): the
+        constructor without its validation, for code that builds many grids (a moving window)."""
+        grid = object.__new__(cls)
+        lo = np.array(lower, dtype=float)
+        up = np.array(upper, dtype=float)
+        lo.setflags(write=False)
+        up.setflags(write=False)
+        object.__setattr__(grid, "lower", lo)
+        object.__setattr__(grid, "upper", up)
+        object.__setattr__(grid, "cells", cells)
+        object.__setattr__(grid, "boundary", boundary)
+        return grid
+
     # -- geometry ---------------------------------------------------------------------------
     @property
     def ndim(self) -> int:
@@ -172,8 +187,11 @@ class Grid:
     @cached_property
     def centers(self) -> np.ndarray:
         """Cell centres as a point set of shape ``(d, N)``, C-order flattened."""
-        mesh = np.meshgrid(*self.axes, indexing="ij")
-        c = np.stack([m.ravel() for m in mesh])
+        c = np.empty((self.ndim, self.size))
+        for k, axis in enumerate(self.axes):
+            view = [1] * self.ndim
+            view[k] = self.cells[k]
+            c[k].reshape(self.cells)[...] = axis.reshape(view)
         c.setflags(write=False)
         return c
 

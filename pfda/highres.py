@@ -110,6 +110,8 @@ from .models import SDE
 __all__ = ["KINDS", "SplitPropagator", "courant_numbers", "positive_step"]
 
 KINDS = ("ppm", "mc")
+# cells per step on a line of one velocity (module notes: large steps on uniform lines)
+UNIFORM_COURANT = 4.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,6 +138,7 @@ class _Faces:
     def __init__(self, grid: Grid, vel_up: np.ndarray, vel_lo: np.ndarray) -> None:
         self.grid = grid
         self.axes = []
+        self.uniform = []  # per axis (M,): lines of one velocity (see the module notes)
         for k in range(grid.ndim):
             h, n = float(grid.widths[k]), grid.cells[k]
             v = _lines(vel_up[k], grid, k)
@@ -163,6 +166,7 @@ class _Faces:
             g = np.where(a != 0.0, g, 0.0)
             g_lo = np.where(a_lo != 0.0, g_lo, 0.0)
             self.axes.append((a, g, a_lo, g_lo))
+            self.uniform.append(_uniform_lines(a, a_lo, grid.periodic[k]))
 
     def courant(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
         """Flat ``(cu, cl)``, each ``(d, N)``: Courant numbers of the upper faces of the cells
@@ -179,9 +183,18 @@ class _Faces:
         return cu, cl
 
     def positive_step(self) -> float:
-        """The largest ``tau`` for which every sweep is non-negative (see the module notes)."""
+        """The largest ``tau`` for which every sweep is non-negative (see the module notes);
+        lines of one velocity take up to ``UNIFORM_COURANT`` cells per step."""
         tau = math.inf
-        for a, g, a_lo, g_lo in self.axes:
+        for (a, g, a_lo, g_lo), uniform in zip(self.axes, self.uniform, strict=True):
+            if uniform.any():
+                speed = float(np.abs(a[uniform]).max(initial=0.0))
+                if speed > 0:
+                    tau = min(tau, UNIFORM_COURANT / speed)
+                keep = ~uniform
+                a, g, a_lo, g_lo = a[keep], g[keep], a_lo[keep], g_lo[keep]
+                if a.shape[0] == 0:
+                    continue
             below = np.column_stack([a_lo, a[:, :-1]])  # velocity of each cell's lower face
             g_below = np.column_stack([g_lo, g[:, :-1]])
             out_up, out_lo = a > 0, below < 0
@@ -198,6 +211,19 @@ class _Faces:
             if gmax > 0:
                 tau = min(tau, 1.0 / gmax)
         return tau
+
+
+def _uniform_lines(a: np.ndarray, a_lo: np.ndarray, periodic: bool) -> np.ndarray:
+    """Lines ``(M, n)`` whose faces that carry flux all have one velocity (``n >= 2``)."""
+    n = a.shape[1]
+    if n < 2:
+        return np.zeros(a.shape[0], dtype=bool)
+    v = a[:, :1]
+    inner = a if periodic else a[:, :-1]
+    same = np.all(inner == v, axis=1)
+    same &= (a[:, -1] == 0.0) | (a[:, -1] == v[:, 0])
+    same &= (a_lo == 0.0) | (a_lo == v[:, 0])
+    return same
 
 
 def courant_numbers(grid: Grid, sde: SDE, tau: float, t: float = 0.0):
@@ -310,6 +336,43 @@ def _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux):
         row[j + 2] += flux[j] - flux[j + 1]
 
 
+@numba.njit(inline="always")
+def _whole_cells(c, n):
+    """On a line of one Courant number ``|c| > 1`` (faces without flux aside), take its whole
+    cells out of ``c`` and return them (``0`` on any other line)."""
+    v = c[1]
+    if n < 2 or abs(v) <= 1.0:
+        return 0
+    for f in range(n + 1):
+        if c[f] != v and (c[f] != 0.0 or 0 < f < n):
+            return 0
+    s = int(v)  # towards zero: the rest has the sign of v and |rest| < 1
+    rest = v - s
+    for f in range(n + 1):
+        if c[f] != 0.0:
+            c[f] = rest
+    return s
+
+
+@numba.njit(inline="always")
+def _shift_row(row, n, s, periodic, absorbing, tmp):
+    """Translate ``row[2:n+2]`` by ``s`` cells: round the circle (periodic), out of the line
+    (absorbing) or onto the wall cell (reflecting)."""
+    for j in range(n):
+        tmp[j] = row[j + 2]
+    for j in range(n):
+        row[j + 2] = 0.0
+    for j in range(n):
+        to = j + s
+        if periodic:
+            to %= n
+        elif to < 0 or to >= n:
+            if absorbing:
+                continue
+            to = 0 if to < 0 else n - 1
+        row[to + 2] += tmp[j]
+
+
 @numba.njit(cache=True)
 def _sweep_kernel(
     p, cu, cl, n, stride, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post, m_post
@@ -332,7 +395,10 @@ def _sweep_kernel(
         c[0] = c[n] if periodic else cl[base]
         if m_pre > 0:
             _diffuse(row, n, periodic, absorbing, alpha_pre, m_pre, flux)
+        cells = _whole_cells(c, n)
         _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux)
+        if cells != 0:
+            _shift_row(row, n, cells, periodic, absorbing, slope)
         if m_post > 0:
             _diffuse(row, n, periodic, absorbing, alpha_post, m_post, flux)
         for j in range(n):
@@ -406,6 +472,34 @@ def _advect_numpy(x, c, periodic, ppm):
     return x + (flux[:, :-1] - flux[:, 1:])
 
 
+def _whole_cells_numpy(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Twin of :func:`_whole_cells` for lines ``(M, n + 1)``: the Courant numbers with whole
+    cells taken out, and the whole cells per line."""
+    n = c.shape[1] - 1
+    v = c[:, 1:2]
+    inner = np.zeros(n + 1, dtype=bool)
+    inner[1:n] = True
+    same = np.all((c == v) | ((c == 0.0) & ~inner), axis=1)
+    big = same & (np.abs(v[:, 0]) > 1.0) & (n >= 2)
+    whole = np.where(big, np.trunc(v[:, 0]), 0.0).astype(np.int64)
+    c = np.where(big[:, None] & (c != 0.0), c - whole[:, None], c)
+    return c, whole
+
+
+def _shift_numpy(x: np.ndarray, s: int, periodic: bool, absorbing: bool) -> np.ndarray:
+    n = x.size
+    if periodic:
+        return np.roll(x, s)
+    out = np.zeros(n)
+    to = np.arange(n) + s
+    keep = (to >= 0) & (to < n)
+    out[to[keep]] = x[keep]
+    if not absorbing:  # reflecting: onto the wall cell
+        out[0] += x[to < 0].sum()
+        out[-1] += x[to >= n].sum()
+    return out
+
+
 def _sweep_numpy(p, grid, k, cu, cl, ppm, alpha_pre, m_pre, alpha_post, m_post):
     """The twin of :func:`_sweep_kernel` for axis ``k``; returns the new flat ``p``."""
     x = _lines(p, grid, k)
@@ -414,7 +508,10 @@ def _sweep_numpy(p, grid, k, cu, cl, ppm, alpha_pre, m_pre, alpha_post, m_post):
     c = np.column_stack([lo, up])
     periodic, absorbing = grid.periodic[k], grid.absorbing[k]
     x = _diffuse_numpy(x, periodic, absorbing, alpha_pre, m_pre)
+    c, whole = _whole_cells_numpy(c)
     x = _advect_numpy(x, c, periodic, ppm)
+    for line in np.flatnonzero(whole):
+        x[line] = _shift_numpy(x[line], int(whole[line]), periodic, absorbing)
     x = _diffuse_numpy(x, periodic, absorbing, alpha_post, m_post)
     return _unlines(np.maximum(x, 0.0), grid, k)
 

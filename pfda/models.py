@@ -76,6 +76,18 @@ def _apply_point_t(f, x, t):
     return out
 
 
+@numba.njit(cache=False)
+def _apply_point_rows(f, x, p):
+    """A point function with ``p`` outputs on every point of ``x`` (``(d, m)``): ``(p, m)``."""
+    m = x.shape[1]
+    out = np.empty((p, m))
+    for j in range(m):
+        v = f(x[:, j].copy())
+        for k in range(p):
+            out[k, j] = v[k]
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class SDE:
     """A diffusion ``dx = f(x, t) dt + sigma dW`` with diagonal ``D = sigma sigma^T``.
@@ -305,9 +317,12 @@ class GaussianObservation(Observation):
     Parameters
     ----------
     h : callable
-        Vectorised observation function ``h(x) -> (p, m)`` of a point set ``x`` (``(d, m)``).
-        It must depend on ``x`` alone: its values on a grid's cell centres are reused for every
-        observation filtered on that grid.
+        Vectorised observation function ``h(x) -> (p, m)`` of a point set ``x`` (``(d, m)``),
+        or a Numba ``@njit`` point function ``h(x) -> (p,)`` of one point (a tuple of ``p``
+        floats or an array), as for :class:`SDE` drifts; the compiled window filter
+        (:class:`pfda.WindowFilter`) then evaluates it inside its kernel. It must depend on
+        ``x`` alone: its values on a grid's cell centres are reused for every observation
+        filtered on that grid.
     noise_cov : float, sequence, or array
         ``R``: a variance for every component, one variance per component, or a ``(p, p)``
         symmetric positive-definite matrix.
@@ -336,6 +351,7 @@ class GaussianObservation(Observation):
         super().__init__(self._gaussian_log_likelihood, dim=cov.shape[0] if cov.ndim else None)
         self.h = h
         self.noise_cov = cov
+        self._point_outputs: int | None = None  # p of a Numba point h, found on first use
         # h is reused on a whole grid only if no subclass redefines how h(x) or g(y | x) is computed
         self._reuses_h_on_grid = all(
             getattr(type(self), name) is getattr(GaussianObservation, name)
@@ -377,9 +393,25 @@ class GaussianObservation(Observation):
             self._factors[p] = factor
         return factor
 
+    @property
+    def jitted(self) -> bool:
+        """Whether ``h`` is a Numba point function."""
+        return is_jitted(self.h)
+
+    def _h_points(self, x: np.ndarray):
+        """``h`` on a point set ``(d, m)``, a point function applied point by point."""
+        if not self.jitted:
+            return self.h(x)
+        x = np.ascontiguousarray(x, dtype=float)
+        if x.shape[1] == 0:
+            return np.empty((self._point_outputs or 0, 0))
+        if self._point_outputs is None:
+            self._point_outputs = len(self.h(x[:, 0].copy()))
+        return _apply_point_rows(self.h, x, self._point_outputs)
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``h(x)`` validated to shape ``(p, m)``."""
-        hx = np.asarray(self.h(x), dtype=float)
+        hx = np.asarray(self._h_points(x), dtype=float)
         m = x.shape[1]
         if hx.ndim == 1 and hx.shape[0] == m:
             hx = hx[None, :]
@@ -421,7 +453,7 @@ class GaussianObservation(Observation):
             # h may fail outside its domain at cells that never hold mass; then the point-set
             # path judges each step by the cells with mass, as it always has
             with np.errstate(divide="raise", over="raise", invalid="raise"):
-                hx = np.array(self.h(centers), dtype=float)  # a copy, made read-only
+                hx = np.array(self._h_points(centers), dtype=float)  # a copy, made read-only
         except Exception:
             hx = None
         if hx is not None and hx.ndim == 1 and hx.shape[0] == grid.size:

@@ -59,14 +59,14 @@ from . import diagnostics
 from ._warnings import PfdaWarning
 from .filter import Filter, update
 from .grid import Grid
-from .models import SDE, Observation
+from .models import SDE, GaussianObservation, Observation
 from .propagation import Propagator
 from .remap import remap
 
 __all__ = ["WindowFilter", "WindowResult"]
 
 LOSS_WARNING = 1e-3
-EDGE = 1e-5  # as in pfda._windowcore (which imports Numba, so it is not imported here)
+EDGE, GROW = 1e-4, 0.25  # as in pfda._windowcore (which imports Numba: not imported here)
 
 
 @dataclass
@@ -89,6 +89,7 @@ class _Domain:
         self.cells = np.asarray(grid.cells)
         self.periodic = np.asarray(grid.periodic)
         self.boundary = tuple(grid.boundary)
+        self.shape = tuple(int(c) for c in grid.cells)
 
     def full(self) -> _Box:
         return _Box(self.lower.copy(), self.length / self.cells, self.boundary)
@@ -120,7 +121,7 @@ class _Domain:
         upper = box.lower + box.widths * self.cells
         if any(b == "periodic" for b in box.boundary):  # the box is the domain on that axis
             upper = np.where(np.asarray(box.boundary) == "periodic", self.upper, upper)
-        return Grid(box.lower, upper, tuple(int(c) for c in self.cells), box.boundary)
+        return Grid._trusted(box.lower, upper, self.shape, box.boundary)
 
 
 @dataclass
@@ -137,6 +138,11 @@ class _State:
     widths: np.ndarray | None = None
     codes: np.ndarray | None = None
     consts: tuple | None = None
+
+    def moments(self, p: np.ndarray, box: _Box, mean: np.ndarray, cov: np.ndarray) -> None:
+        from ._windowcore import moments
+
+        moments(p, self.consts[0], box.lower, box.widths, mean, cov)
 
 
 def _names(codes) -> tuple[str, ...]:
@@ -331,12 +337,13 @@ class WindowFilter:
     def _stats(self, box: _Box, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Target centre and width per axis (before the domain's limits): the hull of
         ``mean +- c sd`` and of the marginal's support above the tail mass on each side; a side
-        whose outer cell holds more than ``EDGE`` (1e-5) of the mass and is not a wall of the
-        domain is widened by half the window (the density has reached an open edge)."""
+        whose outer cells hold more than ``EDGE`` (1e-4) of the mass and is not a wall of the
+        domain moves out by ``GROW`` (a quarter) of the window and the window is remapped (the
+        density has reached an open edge)."""
         dom = self._domain
         n = tuple(int(c) for c in dom.cells)
         arr = p.reshape(n)
-        centre, width = np.empty(len(n)), np.empty(len(n))
+        centre, width, grow = np.empty(len(n)), np.empty(len(n)), np.zeros(len(n), dtype=bool)
         for k, nk in enumerate(n):
             marg = arr.sum(axis=tuple(j for j in range(len(n)) if j != k))
             h, lo_k = box.widths[k], box.lower[k]
@@ -351,24 +358,30 @@ class WindowFilter:
             hi_j = nk - 1 - int(below[0]) if below.size else 0
             lo = min(mean - self.half_width * sd, lo_k + lo_j * h)
             hi = max(mean + self.half_width * sd, lo_k + (hi_j + 1) * h)
-            if not dom.periodic[k]:
-                tol, edge = 1e-9 * h, EDGE * total
-                if marg[0] > edge and lo_k > dom.lower[k] + tol:
-                    lo = min(lo, lo_k - 0.5 * nk * h)
-                if marg[-1] > edge and lo_k + nk * h < dom.upper[k] - tol:
-                    hi = max(hi, lo_k + 1.5 * nk * h)
+            if box.boundary[k] != "periodic":  # open edges but at a wall of the domain
+                tol, edge, circle = 1e-9 * h, EDGE * total, bool(dom.periodic[k])
+                if marg[0] > edge and (circle or lo_k > dom.lower[k] + tol):
+                    lo = min(lo, lo_k - GROW * nk * h)
+                    grow[k] = True
+                if marg[-1] > edge and (circle or lo_k + nk * h < dom.upper[k] - tol):
+                    hi = max(hi, lo_k + (1.0 + GROW) * nk * h)
+                    grow[k] = True
             centre[k], width[k] = 0.5 * (lo + hi), hi - lo
-        return centre, width
+        return centre, width, grow
 
-    def _target(self, box: _Box, centre: np.ndarray, width: np.ndarray) -> tuple[_Box, bool]:
+    def _target(self, box: _Box, centre, width, grow) -> tuple[_Box, bool]:
         """The next box for a density with target ``centre`` and ``width``, and whether it is a
-        remap (some cell width off its target by more than ``remap_ratio``)."""
+        remap: some cell width off its target by more than ``remap_ratio``, a side that must
+        grow (``grow``), or a periodic axis that becomes the whole circle."""
         dom = self._domain
         n = dom.cells
         width = np.minimum(dom.length, np.maximum(self.min_width, width))
         target_h = width / n
         rho = self.remap_ratio
-        off = (box.widths > rho * target_h) | (box.widths < target_h / rho)
+        off = (box.widths > rho * target_h) | (box.widths < target_h / rho) | grow
+        for k in range(len(n)):
+            if dom.periodic[k] and width[k] >= dom.length[k] and not dom.is_full(box, k):
+                off[k] = True
         remap = bool(off.any())
         h = np.where(off, target_h, box.widths)
         lower = np.empty(len(n))
@@ -407,6 +420,7 @@ class WindowFilter:
             q = _shift(p.reshape(n), steps).ravel()
             return q, float(max(p.sum() - q.sum(), 0.0))
         # periodic axes: unroll the whole-period side twice so that one remap covers the seam
+        # (a partial box is in the coordinates of the box it came from: no relabelling here)
         src, src_lower, src_cells = p.reshape(n), box.lower.copy(), list(n)
         dst_lower, dst_cells, fold = new.lower.copy(), list(n), []
         for k in range(len(n)):
@@ -423,9 +437,6 @@ class WindowFilter:
                 dst_lower[k] = dom.lower[k] + periods * dom.length[k]
                 dst_cells[k] = 2 * n[k]
                 fold.append(k)
-            elif not old_full and not new_full:  # the same sheet: bring the boxes together
-                shift = np.rint((new.lower[k] - box.lower[k]) / dom.length[k])
-                src_lower[k] += shift * dom.length[k]
         q, _ = remap(
             src.ravel(), tuple(src_cells), src_lower, box.widths, dst_lower, new.widths,
             tuple(dst_cells),
@@ -516,6 +527,13 @@ class WindowFilter:
         incr = np.empty(K)
         lost = np.zeros(K)
         remaps = np.zeros(K, dtype=int)
+        if self._compiled_observation():
+            codes = np.zeros((K, d), dtype=np.int64)
+            out = (probs, lowers, widths, codes, means, covs, incr, lost, remaps)
+            self._run_compiled(state, times, ys, float(t0), out)
+            bounds = [_names(c) for c in codes]
+            return self._result(times, lowers, widths, bounds, probs, means, covs, incr, lost,
+                                remaps, start)  # fmt: skip
         advance = self._advance_numba if self.method == "numba" else self._advance_python
         t = float(t0)
         for k in self._progress_range(K):
@@ -527,14 +545,17 @@ class WindowFilter:
             state.p = p
             probs[k], lowers[k], widths[k] = p, state.box.lower, state.box.widths
             bounds.append(state.box.boundary)
-            means[k], covs[k] = self._moments(grid, p)
+            if self.method == "numba":
+                state.moments(p, state.box, means[k], covs[k])
+            else:
+                means[k], covs[k] = self._moments(grid, p)
             if lost[k] > LOSS_WARNING:
-                warnings.warn(
-                    f"the window lost {lost[k]:.2g} of the mass before update {k}: "
-                    "increase half_width",
-                    PfdaWarning,
-                    stacklevel=2,
-                )
+                self._warn_loss(k, lost[k])
+        return self._result(times, lowers, widths, bounds, probs, means, covs, incr, lost,
+                            remaps, start)  # fmt: skip
+
+    def _result(self, times, lowers, widths, bounds, probs, means, covs, incr, lost, remaps,
+                start) -> WindowResult:  # fmt: skip
         dom = self._domain
         wrap = dom.periodic
         means[:, wrap] = dom.lower[wrap] + np.mod(
@@ -582,36 +603,137 @@ class WindowFilter:
             state.p, t = q, t_next
         return lost, remaps
 
+    def _numba_setup(self, state: _State) -> None:
+        """The compiled path's arrays: the window in place, the constants, the scratch."""
+        from . import _windowcore as core
+
+        if state.work is not None:
+            return
+        dom = self._domain
+        d = len(dom.cells)
+        state.work = core.work_arrays(d, self.grid.size)
+        state.info = np.zeros(6)
+        state.lower = state.box.lower.copy()
+        state.widths = state.box.widths.copy()
+        state.codes = np.array([core.CODES[b] for b in state.box.boundary], dtype=np.int64)
+        state.consts = (
+            dom.shape,
+            tuple(int(s) for s in self.grid.strides),
+            self.scheme == "split-ppm",
+            np.asarray(self.sde.constant_diffusion(d), dtype=float),
+            float(self._options["dt"] or 0.0),
+            dom.lower,
+            dom.upper,
+            np.array([core.CODES[b] for b in dom.boundary], dtype=np.int64),
+        )
+
+    def _remap_arrays(self, state: _State, p: np.ndarray) -> np.ndarray:
+        """After the compiled path stopped for a remap: remap ``p`` in Python and write the new
+        window into the kernel's arrays; returns the new ``p``."""
+        from . import _windowcore as core
+
+        box = _Box(state.lower.copy(), state.widths.copy(), _names(state.codes))
+        p, box, _, dropped, remapped = self._adapt(p, box, None)
+        state.info[0] += dropped
+        state.info[5] += remapped
+        state.lower[:], state.widths[:] = box.lower, box.widths
+        state.codes[:] = [core.CODES[b] for b in box.boundary]
+        state.info[1] = 0.0  # the faces are stale
+        return np.ascontiguousarray(p)
+
+    def _compiled_observation(self) -> bool:
+        """Whether the update can run inside the compiled path too: a Gaussian observation of
+        a Numba point ``h`` whose likelihood is not redefined by a subclass."""
+        obs = self.observation
+        return (
+            self.method == "numba"
+            and isinstance(obs, GaussianObservation)
+            and obs.jitted
+            and obs._reuses_h_on_grid
+        )
+
+    def _run_compiled(self, state: _State, times: np.ndarray, ys: np.ndarray, t0: float, out):
+        """Every interval and update in the compiled kernel; Python only remaps (rarely)."""
+        from . import _windowcore as core
+
+        self._numba_setup(state)
+        obs = self.observation
+        q = ys.shape[1]
+        factor = obs._factor(q)
+        chol = np.ascontiguousarray(factor.chol, dtype=float)
+        chol_inv = np.ascontiguousarray(np.atleast_2d(factor.chol_inv), dtype=float)
+        probs, lowers, widths, codes, means, covs, incr, lost, remaps = out
+        best = np.full(times.size, -np.inf)
+        kernel = core.run_kernel()
+        K = times.size
+        chunk = K if not self._show_progress(K) else max(1, K // 100)
+        bar = self._bar(K)
+        k, t, adapt_first = 0, float(t0), False
+        p = np.ascontiguousarray(state.p, dtype=float)
+        while k < K:
+            stop = min(K, k + chunk)
+            k_new, t, status = kernel(
+                self.sde.drift, obs.h, times, ys, k, t, adapt_first, stop, p, *state.consts[:2],
+                state.lower, state.widths, state.codes, *state.consts[2:], self.half_width,
+                self.tail, self.remap_ratio, self._slack, self.min_width, chol, chol_inv,
+                factor.log_norm, state.work, state.info, probs, lowers, widths, codes, means,
+                covs, incr, lost, best, remaps,
+            )  # fmt: skip
+            if bar is not None:
+                bar.update(k_new - k)
+            self._warn_steps(k, k_new, ys, lost, best)
+            k = k_new
+            if status == core.DONE:
+                adapt_first = True
+                continue
+            adapt_first = False
+            if status == core.REMAP:
+                p = self._remap_arrays(state, p)
+            elif status == core.BAD_DRIFT:
+                raise ValueError(
+                    "drift returned NaN or inf at a face centre: check the model on the window"
+                )
+            elif status == core.BAD_H:
+                raise ValueError("h returned NaN or inf at a cell with predicted mass")
+            else:
+                update(
+                    p,
+                    ys[k],
+                    obs,
+                    self._domain.grid_of(_Box(state.lower, state.widths, _names(state.codes))),
+                )  # raises
+                raise AssertionError("unreachable")  # pragma: no cover
+        if bar is not None:
+            bar.close()
+
+    def _warn_steps(self, k0: int, k1: int, ys, lost, best) -> None:
+        for k in range(k0, k1):
+            message = self.observation.support_warning(ys[k], float(best[k]))
+            if message:
+                warnings.warn(message, PfdaWarning, stacklevel=4)
+            if lost[k] > LOSS_WARNING:
+                self._warn_loss(k, lost[k])
+
+    def _warn_loss(self, k: int, lost: float) -> None:
+        warnings.warn(
+            f"the window lost {lost:.2g} of the mass before update {k}: increase half_width",
+            PfdaWarning,
+            stacklevel=4,
+        )
+
     def _advance_numba(self, state: _State, t: float, t_end: float, adapt_first: bool):
         """The compiled twin of :meth:`_advance_python` (split schemes, Numba point drifts)."""
         from . import _windowcore as core
 
+        self._numba_setup(state)
         dom = self._domain
-        d = len(dom.cells)
-        if state.work is None:
-            state.work = core.work_arrays(d, self.grid.size)
-            state.info = np.zeros(5)
-            state.lower = state.box.lower.copy()
-            state.widths = state.box.widths.copy()
-            state.codes = np.array([core.CODES[b] for b in state.box.boundary], dtype=np.int64)
-            state.consts = (
-                tuple(int(c) for c in dom.cells),
-                tuple(int(s) for s in self.grid.strides),
-                self.scheme == "split-ppm",
-                np.asarray(self.sde.constant_diffusion(d), dtype=float),
-                float(self._options["dt"] or 0.0),
-                dom.lower,
-                dom.upper,
-                np.array([core.CODES[b] for b in dom.boundary], dtype=np.int64),
-            )
         cells, strides, ppm, diffusion, dt_max, dom_lower, dom_upper, dom_codes = state.consts
         kernel = core.interval_kernel()
         info = state.info
-        info[0] = 0.0
-        remaps = 0
-        p = state.p if state.p.flags.c_contiguous else np.ascontiguousarray(state.p)
+        info[0] = info[5] = 0.0
+        p = np.ascontiguousarray(state.p)
         lower, widths, codes = state.lower, state.widths, state.codes
-        shifts, moved = info[4], False
+        shifts = info[4]
         while True:
             t, status = kernel(
                 self.sde.drift, p, t, t_end, adapt_first, cells, strides, lower, widths, codes,
@@ -620,30 +742,33 @@ class WindowFilter:
             )  # fmt: skip
             if status == core.DONE:
                 break
-            if status < 0:
+            if status == core.BAD_DRIFT:
                 raise ValueError(
                     "drift returned NaN or inf at a face centre: check the model on the window"
                 )
-            box = _Box(lower.copy(), widths.copy(), _names(codes))
-            p, box, _, dropped, re = self._adapt(p, box, None)
-            info[0] += dropped
-            remaps += re
-            lower[:], widths[:] = box.lower, box.widths
-            codes[:] = [core.CODES[b] for b in box.boundary]
-            info[1] = 0.0  # the faces are stale
+            p = self._remap_arrays(state, p)
             adapt_first = False
-            moved = True
-        if moved or info[4] != shifts:
+        if info[4] != shifts or info[5]:
             state.box = _Box(lower.copy(), widths.copy(), _names(codes))
             state.grid = dom.grid_of(state.box)
         state.p = p
-        return float(info[0]), remaps
+        return float(info[0]), int(info[5])
 
-    def _progress_range(self, K: int):
+    def _show_progress(self, K: int) -> bool:
         show = self.progress
         if show is None:
             show = K >= 50 and sys.stderr.isatty()
-        if not show:
+        return bool(show)
+
+    def _bar(self, K: int):
+        if not self._show_progress(K):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=K, desc=f"pfda window {self.scheme}", unit="obs", leave=False)
+
+    def _progress_range(self, K: int):
+        if not self._show_progress(K):
             return range(K)
         from tqdm.auto import tqdm
 
