@@ -55,6 +55,7 @@ FULL = {
     "pend_split_cells": (32, 48, 64, 96, 128, 192),
     "pend_reference_cells": 384,
     "pend_other_schemes": (64,),
+    "pend_window_cells": (24, 32, 40, 48, 64),
     "pend_particles": (100, 300, 1000, 3000, 10000, 30000),
     "pend_pf_substeps": 2,
     "seeds": 5,
@@ -62,6 +63,7 @@ FULL = {
     "l63_steps": 40,
     "l63_cells": (24, 32, 48, 64, 96),
     "l63_split_cells": (24, 32, 48, 64),
+    "l63_window_cells": (16, 24, 32, 48),
     "l63_reference_particles": 300000,
     "l63_particles": (1000, 10000, 100000),
     "l63_pf_substeps": 25,
@@ -73,6 +75,7 @@ QUICK = {
     "pend_split_cells": (12, 16),
     "pend_reference_cells": 24,
     "pend_other_schemes": (12,),
+    "pend_window_cells": (12,),
     "pend_particles": (100, 300),
     "pend_pf_substeps": 2,
     "seeds": 2,
@@ -80,6 +83,7 @@ QUICK = {
     "l63_steps": 3,
     "l63_cells": (8, 10),
     "l63_split_cells": (8, 10),
+    "l63_window_cells": (6, 8),
     "l63_reference_particles": 1000,
     "l63_particles": (100, 300),
     "l63_pf_substeps": 5,
@@ -98,6 +102,12 @@ def pendulum_point(x):
 def pendulum_h(x):
     """``h(x) = sin(x_1)`` at one point (a Numba point function)."""
     return (np.sin(x[0]),)
+
+
+@numba.njit
+def identity3(x):
+    """``h(x) = x`` in 3-D at one point (a Numba point function)."""
+    return (x[0], x[1], x[2])
 
 
 def pendulum_observation() -> pfda.GaussianObservation:
@@ -250,6 +260,14 @@ def pfda_run(grid, sde, obs, prior_args, scheme, dt, times, ys):
     return res, time.perf_counter() - t0
 
 
+def pfda_window_run(grid, sde, obs, prior_args, times, ys):
+    """The window filter (split-ppm, defaults) on ``grid``'s shape; returns result and time."""
+    t0 = time.perf_counter()
+    flt = pfda.WindowFilter(grid, sde, obs, progress=False)
+    res = flt.run(lambda g: pfda.gaussian(g, *prior_args), times, ys)
+    return res, time.perf_counter() - t0
+
+
 def pendulum_grid(c: int) -> pfda.Grid:
     return pfda.Grid(PEND_LOWER, PEND_UPPER, [c, c], boundary=["periodic", "reflecting"])
 
@@ -324,6 +342,32 @@ def accuracy_text(pf: list[dict], grid_rows: list[dict]) -> str:
     )
 
 
+def window_text(rows: list[dict], best_pf: dict) -> str:
+    """Lorenz-63: how the window filter's deviation falls with its cells per axis."""
+    if not rows:
+        return ""
+    fine = rows[-1]
+    text = (
+        f"\n\nThe window filter (a {fine['cells']}^3 grid following the posterior, +-5 "
+        f"standard deviations) deviates {fine['dev']:.3g} (RMSE {fine['rmse']:.3g}) in "
+        f"{fine['time']:.3g} s; over the run it lost {fine['lost']:.2g} of the mass at its edges "
+        f"and remapped {fine['remaps']} times. "
+    )
+    if len(rows) >= 3 and fine["dev"] > best_pf["dev"]:
+        cells = np.array([r["cells"] for r in rows[-3:]], dtype=float)
+        devs = np.array([r["dev"] for r in rows[-3:]])
+        slope = -loglog_slope(cells, devs)
+        if slope > 0.1:
+            need = fine["cells"] * (fine["dev"] / best_pf["dev"]) ** (1 / slope)
+            seconds = fine["time"] * (need / fine["cells"]) ** 4
+            text += (
+                f"Its deviation falls like cells^-{slope:.2f} over the three largest windows; "
+                f"the best particle filter's deviation needs about {need:.0f} cells per axis "
+                f"(~{seconds:.0f} s by the N^(4/3) rule). "
+            )
+    return text
+
+
 def pendulum_study(cfg) -> tuple[str, str, float | None]:
     times, truth, ys = simulate_pendulum(cfg["pend_steps"])
     obs = pendulum_observation()
@@ -332,6 +376,7 @@ def pendulum_study(cfg) -> tuple[str, str, float | None]:
     # compile the fused kernel and the sweeps once, outside the timings
     for scheme in ("explicit", "split-ppm", "split-mc"):
         pfda_run(pendulum_grid(8), sde, obs, prior_args, scheme, None, times[:2], ys[:2])
+    pfda_window_run(pendulum_grid(8), sde, obs, prior_args, times[:2], ys[:2])
     pendulum_pf(10, 0, ys[:2], 1)
 
     # the reference posterior means: split-ppm on a grid much finer than any in the table
@@ -350,11 +395,15 @@ def pendulum_study(cfg) -> tuple[str, str, float | None]:
             ("implicit, dt = 0.01", c, "implicit", PEND_DT),
             ("exponential, dt = 0.01", c, "exponential", PEND_DT),
         ]
+    configs += [("window split-ppm (+-5 sd)", c, "window", None) for c in cfg["pend_window_cells"]]
     for label, c, scheme, dt in configs:
         grid = pendulum_grid(c)
         secs = []
-        for _ in range(cfg["repeats"]):
-            res, sec = pfda_run(grid, sde, obs, prior_args, scheme, dt, times, ys)
+        for _ in range(cfg["repeats"] * (3 if scheme == "window" else 1)):  # fast: noisier
+            if scheme == "window":
+                res, sec = pfda_window_run(grid, sde, obs, prior_args, times, ys)
+            else:
+                res, sec = pfda_run(grid, sde, obs, prior_args, scheme, dt, times, ys)
             secs.append(sec)
         rows.append(
             {
@@ -408,13 +457,14 @@ def lorenz_study(cfg) -> tuple[str, str]:
     steps = cfg["l63_steps"]
     times, x0, truth, ys = simulate_lorenz(steps)
     inside = bool(np.all((truth > L63_LOWER) & (truth < L63_UPPER)))
-    obs = pfda.GaussianObservation(h=lambda x: x, noise_cov=L63_R * np.eye(3))
+    obs = pfda.GaussianObservation(h=identity3, noise_cov=L63_R * np.eye(3))
     sde = pfda.SDE(lorenz_point_tuple, diffusion=L63_D)
     prior_args = (x0, L63_R * np.eye(3))
     lower, upper = np.array(L63_LOWER), np.array(L63_UPPER)
     g = pfda.Grid(L63_LOWER, L63_UPPER, [6, 6, 6])
     for scheme in ("explicit", "split-ppm"):  # compile
         pfda_run(g, sde, obs, prior_args, scheme, None, times[:1], ys[:1])
+    pfda_window_run(g, sde, obs, prior_args, times[:1], ys[:1])
     sub = cfg["l63_pf_substeps"]
 
     # reference posterior means: the particle filter with many particles, two seeds averaged
@@ -466,6 +516,40 @@ def lorenz_study(cfg) -> tuple[str, str]:
                     float(np.min(std / width)),
                 ]
             )
+    window_rows = []
+    for c in cfg["l63_window_cells"]:
+        grid = pfda.Grid(L63_LOWER, L63_UPPER, [c, c, c])
+        res, sec = pfda_window_run(grid, sde, obs, prior_args, times, ys)
+        err, dev = res.rmse(truth), deviation(res.mean, reference)
+        width = np.median(res.widths, axis=0)
+        occupied = np.array([pfda.hpd_mask(p, 0.999).sum() for p in res.probabilities])
+        std = np.median(res.std, axis=0)
+        row = {
+            "method": "pfda window split-ppm",
+            "scheme": "window",
+            "size": f"{c}^3 window",
+            "cells": c,
+            "rmse": err,
+            "dev": dev,
+            "time": sec,
+            "lost": float(res.mass_lost.sum()),
+            "remaps": int(res.remaps.sum()),
+        }
+        grid_rows.append(row)
+        window_rows.append(row)
+        rows.append([f"pfda window split-ppm {c}^3", grid.size, err, dev, sec])
+        diag_rows.append(
+            [
+                f"window {c}^3",
+                grid.size,
+                int(np.median(occupied)),
+                int(occupied.max()),
+                float(np.median(occupied) / grid.size),
+                " / ".join(f"{w:.3f}" for w in width),
+                " / ".join(f"{s:.2f}" for s in std),
+                float(np.min(std / width)),
+            ]
+        )
     pf = pf_rows(
         f"bootstrap PF (Heun, {sub} sub-steps)",
         cfg["l63_particles"],
@@ -488,7 +572,8 @@ def lorenz_study(cfg) -> tuple[str, str]:
     best_pf = min(pf, key=lambda r: r["dev"])
     by_scheme = {}
     for r in grid_rows:
-        by_scheme.setdefault(r["scheme"], []).append(r)
+        if r["scheme"] != "window":  # full grids: their cell width is fixed
+            by_scheme.setdefault(r["scheme"], []).append(r)
     scheme_rows = min(by_scheme.values(), key=lambda rs: rs[-1]["dev"])
     fine = scheme_rows[-1]
     text += (
@@ -517,7 +602,8 @@ def lorenz_study(cfg) -> tuple[str, str]:
                 f"Its deviation does not fall with h over the finest grids (slope {slope:.2f}), "
                 "so no resolution can be extrapolated from these sizes. "
             )
-    text += f"The true path stays inside the box: {inside}."
+    text += window_text(window_rows, best_pf)
+    text += f" The true path stays inside the box: {inside}."
     caption = (
         f"Lorenz-63 (sigma = 10, rho = 28, beta = 8/3), dx = f(x) dt + dW (D = {L63_D:g} I), "
         f"y = x + v every {L63_DT} with R = {L63_R:g} I, {steps} observations, prior "

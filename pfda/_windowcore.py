@@ -527,21 +527,18 @@ def make_interval_kernel():
             t = t_next
 
     @numba.njit
-    def bayes(h, p, y, chol, chol_inv, log_norm, cells, lower, widths, buf):
-        """:func:`pfda.update` with a Gaussian likelihood of a Numba point ``h`` on the window,
-        in place; returns ``(log evidence increment, largest log-likelihood, status)``."""
+    def loglik(h, p, y, chol, chol_inv, log_norm, cells, lower, widths, ll):
+        """``log g(y | x_i)`` of a Gaussian observation of a Numba point ``h`` at the centres of
+        the cells with mass (``-inf`` elsewhere); returns ``(largest value, status)``."""
         d = len(cells)
         q = y.shape[0]
         ix = np.zeros(d, dtype=np.int64)
         x = np.empty(d)
         r = np.empty(q)
-        prior_total = 0.0
-        top = -math.inf
         best = -math.inf
         for i in range(p.shape[0]):
-            pi = p[i]
-            prior_total += pi
-            if pi > 0.0:
+            ll[i] = -math.inf
+            if p[i] > 0.0:
                 for k in range(d):
                     x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
                 hx = h(x)
@@ -557,25 +554,72 @@ def make_interval_kernel():
                         for b in range(a + 1):
                             z += chol_inv[a, b] * r[b]
                         d2 += z * z
-                ll = -0.5 * d2 - 0.5 * log_norm
-                if not math.isfinite(ll):
-                    return math.nan, math.nan, BAD_H
-                best = max(best, ll)
-                lw = math.log(pi) + ll
-                buf[i] = lw
-                top = max(top, lw)
+                value = -0.5 * d2 - 0.5 * log_norm
+                if not math.isfinite(value):
+                    return math.nan, BAD_H
+                ll[i] = value
+                best = max(best, value)
             _advance(cells, ix)
+        return best, DONE
+
+    @numba.njit
+    def weigh(p, ll, w):
+        """``w = p g`` up to a factor (``exp(log p + log g - top)``); returns ``top``."""
+        top = -math.inf
+        for i in range(p.shape[0]):
+            w[i] = math.log(p[i]) + ll[i] if p[i] > 0.0 else -math.inf
+            top = max(top, w[i])
+        if top > -math.inf:
+            for i in range(p.shape[0]):
+                w[i] = math.exp(w[i] - top) if p[i] > 0.0 else 0.0
+        return top
+
+    @numba.njit
+    def bayes(p, ll, w, prior_total):
+        """:func:`pfda.update` in place from the log-likelihoods ``ll``, the evidence relative
+        to the prior mass ``prior_total``; returns ``(log evidence increment, status)``."""
+        top = weigh(p, ll, w)
         if not top > -math.inf:
-            return math.nan, best, NO_SUPPORT
+            return math.nan, NO_SUPPORT
         total = 0.0
         for i in range(p.shape[0]):
-            if p[i] > 0.0:
-                w = math.exp(buf[i] - top)
-                p[i] = w
-                total += w
+            total += w[i]
         for i in range(p.shape[0]):
-            p[i] /= total
-        return top + math.log(total) - math.log(prior_total), best, DONE
+            p[i] = w[i] / total
+        return top + math.log(total) - math.log(prior_total), DONE
+
+    @numba.njit
+    def zoom(p, ll, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes, half_width,
+             tail, ratio, slack, min_width, tmp, info):  # fmt: skip
+        """Before an update: fit the window to the posterior ``p g`` where that only narrows
+        it (``WindowFilter._zoom``), remapping the prior in place; returns whether it moved."""
+        d = len(cells)
+        if not weigh(p, ll, w) > -math.inf:
+            return False
+        marg = np.empty((d, max(cells)))
+        stats = np.empty((3, d))
+        new_lower = np.empty(d)
+        new_widths = np.empty(d)
+        window_stats(w, cells, lower, widths, half_width, tail, ratio, codes, dom_lower,
+                     dom_upper, dom_codes, marg, stats)  # fmt: skip
+        if not plan_move(lower, widths, cells, stats, dom_lower, dom_upper, dom_codes,
+                         min_width, ratio, slack, new_lower, new_widths):  # fmt: skip
+            return False
+        for k in range(d):
+            if new_widths[k] > widths[k]:
+                return False
+        done, _ = remap_window(p, tmp, cells, lower, widths, new_lower, new_widths, dom_lower,
+                               dom_upper, dom_codes)  # fmt: skip
+        if not done:
+            return False
+        info[5] += 1  # the prior mass dropped is where the posterior has less than the tail
+        for k in range(d):
+            lower[k] = new_lower[k]
+            widths[k] = new_widths[k]
+        wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes)
+        boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes)
+        info[1] = 0.0
+        return True
 
     @numba.njit
     def run(f, h, times, ys, k, t, adapt_first, k_stop, p, cells, strides, lower, widths, codes,
@@ -585,7 +629,9 @@ def make_interval_kernel():
             out_remaps):  # fmt: skip
         """Filter ``ys[k:k_stop]``: each interval, then the update, moments and records;
         returns ``(k, t, status)`` where it stopped (``DONE`` at ``k_stop``)."""
-        buf = np.empty(p.shape[0])
+        ll = np.empty(p.shape[0])
+        w = np.empty(p.shape[0])
+        tmp = work[-1]
         while k < k_stop:
             t_end = times[k]
             t, status = interval(f, p, t, t_end, adapt_first, cells, strides, lower, widths, codes,
@@ -594,13 +640,22 @@ def make_interval_kernel():
                                  info)  # fmt: skip
             if status != DONE:
                 return k, t, status
+            best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, lower, widths, ll)
+            if status != DONE:
+                return k, t, status
+            prior_total = 0.0
+            for i in range(p.shape[0]):
+                prior_total += p[i]
+            if zoom(p, ll, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes,
+                    half_width, tail, ratio, slack, min_width, tmp, info):  # fmt: skip
+                best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, lower,
+                                      widths, ll)  # fmt: skip
             out_lost[k] = info[0]
             info[0] = 0.0
             out_remaps[k] = int(info[5])
             info[5] = 0.0
-            incr, best, status = bayes(h, p, ys[k], chol, chol_inv, log_norm, cells, lower,
-                                       widths, buf)  # fmt: skip
             out_best[k] = best
+            incr, status = bayes(p, ll, w, prior_total)
             if status != DONE:
                 return k, t, status
             out_incr[k] = incr

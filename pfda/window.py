@@ -540,8 +540,11 @@ class WindowFilter:
             t_end = float(times[k])
             lost[k], remaps[k] = advance(state, t, t_end, k > 0)
             t = t_end
+            prior_total = state.p.sum()
+            remaps[k] += self._zoom(state, ys[k])
             grid = state.grid
             p, incr[k] = update(state.p, ys[k], self.observation, grid)
+            incr[k] += math.log(state.p.sum()) - math.log(prior_total)  # the zoom's drop
             state.p = p
             probs[k], lowers[k], widths[k] = p, state.box.lower, state.box.widths
             bounds.append(state.box.boundary)
@@ -575,6 +578,40 @@ class WindowFilter:
             remaps=remaps,
             wall_time=_time.perf_counter() - start,
         )
+
+    def _zoom(self, state: _State, y) -> int:
+        """Before the update: fit the window to the posterior ``p g`` where that only narrows
+        it, so that the likelihood is resolved on the posterior's scale (the prior is smooth on
+        its own, wider scale and is remapped); returns the number of remaps (0 or 1). The prior
+        mass it drops lies where the posterior has less than the tail mass; the update's
+        evidence is taken relative to the prior mass before the zoom."""
+        p, box, grid, dom = state.p, state.box, state.grid, self._domain
+        mask = p > 0
+        if not mask.any():
+            return 0
+        ll = np.full(p.size, -np.inf)
+        ll[mask] = self.observation.log_likelihood_on_grid(y, grid, None if mask.all() else mask)
+        log_w = np.full(p.size, -np.inf)
+        log_w[mask] = np.log(p[mask]) + ll[mask]
+        top = log_w.max()
+        if not np.isfinite(top):
+            return 0
+        new, remapped = self._target(box, *self._stats(box, np.exp(log_w - top)))
+        if not remapped or np.any(new.widths > box.widths):
+            return 0
+        for k in range(len(dom.cells)):
+            if dom.periodic[k] and dom.is_full(box, k) != dom.is_full(new, k):
+                return 0  # the compiled path leaves these to the next interval
+        q, _ = self._move(p, box, new, True)
+        self._wrap_box(new)
+        state.p, state.box, state.grid = q, new, dom.grid_of(new)
+        if state.work is not None:  # the compiled intervals' copy of the window
+            from ._windowcore import CODES
+
+            state.lower[:], state.widths[:] = new.lower, new.widths
+            state.codes[:] = [CODES[b] for b in new.boundary]
+            state.info[1] = 0.0
+        return 1
 
     def _advance_python(self, state: _State, t: float, t_end: float, adapt_first: bool):
         """Steps from ``t`` to ``t_end``, fitting the window before each step after the first
