@@ -602,7 +602,7 @@ def lorenz_study(cfg) -> tuple[str, str]:
                 f"Its deviation does not fall with h over the finest grids (slope {slope:.2f}), "
                 "so no resolution can be extrapolated from these sizes. "
             )
-    text += window_text(window_rows, best_pf)
+    text = (text + window_text(window_rows, best_pf)).rstrip()
     text += f" The true path stays inside the box: {inside}."
     caption = (
         f"Lorenz-63 (sigma = 10, rho = 28, beta = 8/3), dx = f(x) dt + dW (D = {L63_D:g} I), "

@@ -29,6 +29,8 @@ DONE, REMAP, BAD_DRIFT, BAD_H, NO_SUPPORT = 0, 1, 2, 3, 4
 EDGE = 1e-4
 # ... and that side moves out by this share of the window (a remap)
 GROW = 0.25
+# within a step diffusion may spread the density by at most this share of the window
+SPREAD = 0.05
 
 
 @numba.njit(cache=True)
@@ -84,7 +86,7 @@ def _axis_faces(vel_up, vel_lo, k, n, stride, h, periodic, absorbing, a, g, a_lo
 
 
 @numba.njit(cache=True)
-def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic):
+def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic, absorbing):
     """The largest positive step of the sweeps along one axis (``_Faces.positive_step``)."""
     tau = math.inf
     gmax = 0.0
@@ -93,7 +95,7 @@ def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic):
     block = stride * n
     for b in range(total // n):
         base = (b // stride) * block + b % stride
-        if _uniform_line(a, a_lo, base, n, stride, periodic):
+        if _uniform_line(a, a_lo, base, n, stride, periodic, absorbing):
             speed = max(speed, abs(a[base]))
             continue
         gmax = max(gmax, abs(g_lo[base]))
@@ -117,9 +119,9 @@ def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic):
 
 
 @numba.njit(cache=True)
-def _uniform_line(a, a_lo, base, n, stride, periodic):
+def _uniform_line(a, a_lo, base, n, stride, periodic, absorbing):
     """``highres._uniform_lines`` for one line."""
-    if n < 2:
+    if n < 2 or not (periodic or absorbing):
         return False
     v = a[base]
     last = base + (n - 1) * stride
@@ -151,6 +153,18 @@ def _diffusion(D, h, time):
         return 0.0, 0
     steps = max(1, math.ceil(2.0 * D * time / (h * h)))
     return D * (time / steps) / (2.0 * h * h), steps
+
+
+@numba.njit(cache=True)
+def diffusion_step(widths, cells, diffusion):
+    """The longest step over which diffusion spreads by ``SPREAD`` of the window,
+    ``sqrt(2 D_k tau) <= SPREAD n_k h_k`` on every axis (``WindowFilter._diffusion_step``)."""
+    tau = math.inf
+    for k in range(len(cells)):
+        if diffusion[k] > 0:
+            reach = SPREAD * cells[k] * widths[k]
+            tau = min(tau, reach * reach / (2.0 * diffusion[k]))
+    return tau
 
 
 @numba.njit(cache=True)
@@ -430,7 +444,14 @@ def make_interval_kernel():
             tau = min(
                 tau,
                 _axis_positive_step(
-                    a[k], g[k], a_lo[k], g_lo[k], cells[k], strides[k], codes[k] == PERIODIC
+                    a[k],
+                    g[k],
+                    a_lo[k],
+                    g_lo[k],
+                    cells[k],
+                    strides[k],
+                    codes[k] == PERIODIC,
+                    codes[k] == ABSORBING,
                 ),
             )
         return ok, tau
@@ -493,7 +514,7 @@ def make_interval_kernel():
                 if not ok:
                     return t, BAD_DRIFT
                 info[1] = 1.0
-                info[2] = limit
+                info[2] = min(limit, diffusion_step(widths, cells, diffusion))
                 planned_tau = -1.0
             n, tau = _plan_steps(t_end - t, info[2], dt_max)
             t_next = t_end if n <= 1 else t + tau

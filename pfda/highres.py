@@ -77,6 +77,17 @@ Positivity (the Courant bound)
     sweeps are positive too), is the largest positive step. Steps are cut to stay under it.
     Values below zero by round-off are set to zero at the end of a sweep.
 
+Large steps on lines of one velocity
+    Where the drift's component along a line does not vary along it (every face that carries
+    flux has the same ``v``: the position axes of a mechanical system, ``dq = p dt``), the
+    exact solution of the sweep is a translation by ``c = tau v / h`` cells for any ``c``. Such
+    a line on a periodic or absorbing axis is advanced by the whole cells of ``c`` (a rotation,
+    or a shift out of the line) and a flux sweep with the fraction ``c - trunc(c)``, which is
+    positive; so it may take up to ``UNIFORM_COURANT = 4`` cells per step instead of the
+    positive bound (larger steps would let the splitting error grow beyond the space error).
+    Against a reflecting wall the mass crossing it would pile into the wall cell, a first-order
+    error, so reflecting lines keep the ordinary bound.
+
 Diffusion (constant ``D_kk``)
     Explicit central flux ``-(D_kk/2) (rho_{i+1} - rho_i) / h`` (zero at reflecting walls,
     zero density outside an absorbing one), sub-cycled on the line in
@@ -166,7 +177,7 @@ class _Faces:
             g = np.where(a != 0.0, g, 0.0)
             g_lo = np.where(a_lo != 0.0, g_lo, 0.0)
             self.axes.append((a, g, a_lo, g_lo))
-            self.uniform.append(_uniform_lines(a, a_lo, grid.periodic[k]))
+            self.uniform.append(_uniform_lines(a, a_lo, grid.periodic[k], grid.absorbing[k]))
 
     def courant(self, tau: float) -> tuple[np.ndarray, np.ndarray]:
         """Flat ``(cu, cl)``, each ``(d, N)``: Courant numbers of the upper faces of the cells
@@ -213,10 +224,12 @@ class _Faces:
         return tau
 
 
-def _uniform_lines(a: np.ndarray, a_lo: np.ndarray, periodic: bool) -> np.ndarray:
-    """Lines ``(M, n)`` whose faces that carry flux all have one velocity (``n >= 2``)."""
+def _uniform_lines(a: np.ndarray, a_lo: np.ndarray, periodic: bool, absorbing: bool):
+    """Lines ``(M, n)`` whose faces that carry flux all have one velocity (``n >= 2``), on a
+    periodic or absorbing axis (against a reflecting wall a large step would pile the mass
+    that crosses it into the wall cell: first order there)."""
     n = a.shape[1]
-    if n < 2:
+    if n < 2 or not (periodic or absorbing):
         return np.zeros(a.shape[0], dtype=bool)
     v = a[:, :1]
     inner = a if periodic else a[:, :-1]
@@ -357,7 +370,7 @@ def _whole_cells(c, n):
 @numba.njit(inline="always")
 def _shift_row(row, n, s, periodic, absorbing, tmp):
     """Translate ``row[2:n+2]`` by ``s`` cells: round the circle (periodic), out of the line
-    (absorbing) or onto the wall cell (reflecting)."""
+    (absorbing) or onto the wall cell (reflecting; the sweeps do not call it there)."""
     for j in range(n):
         tmp[j] = row[j + 2]
     for j in range(n):
@@ -395,7 +408,7 @@ def _sweep_kernel(
         c[0] = c[n] if periodic else cl[base]
         if m_pre > 0:
             _diffuse(row, n, periodic, absorbing, alpha_pre, m_pre, flux)
-        cells = _whole_cells(c, n)
+        cells = _whole_cells(c, n) if periodic or absorbing else 0
         _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux)
         if cells != 0:
             _shift_row(row, n, cells, periodic, absorbing, slope)
@@ -508,7 +521,10 @@ def _sweep_numpy(p, grid, k, cu, cl, ppm, alpha_pre, m_pre, alpha_post, m_post):
     c = np.column_stack([lo, up])
     periodic, absorbing = grid.periodic[k], grid.absorbing[k]
     x = _diffuse_numpy(x, periodic, absorbing, alpha_pre, m_pre)
-    c, whole = _whole_cells_numpy(c)
+    if periodic or absorbing:
+        c, whole = _whole_cells_numpy(c)
+    else:
+        whole = np.zeros(len(c), dtype=np.int64)
     x = _advect_numpy(x, c, periodic, ppm)
     for line in np.flatnonzero(whole):
         x[line] = _shift_numpy(x[line], int(whole[line]), periodic, absorbing)

@@ -2,47 +2,62 @@
 
 A posterior that is narrow compared with the region the state may visit occupies few cells of
 a grid fixed over that region: on Lorenz-63 a few tenths of a percent. :class:`WindowFilter`
-keeps the grid's *shape* (``grid.cells``) but lets its box move and shrink or grow with the
-density, so every cell does work. The box ``[a_k, a_k + n_k h_k)`` along axis ``k`` is fitted to
-the density's mean ``mu_k`` and standard deviation ``s_k``: its target width is
+keeps the grid's *shape* (``grid.cells``) but moves its box and resizes its cells with the
+density, so every cell does work.
 
-.. math:: W_k = \\min\\big(L_k,\\ \\max(w_k,\\ 2 c\\, s_k)\\big),
+Target
+    Along axis ``k`` the box ``[a_k, a_k + n_k h_k)`` should cover the hull of
+    ``mu_k +- c s_k`` (mean and standard deviation of the marginal, ``c = half_width``,
+    default 5; ``s_k`` includes ``h_k^2 / 12``, the variance of a cell, so a density inside
+    one cell does not collapse the window) and of the marginal's support above the ``tail``
+    mass (default ``1e-7``) on either side, which keeps minor modes and heavy tails. Its
+    width ``W_k`` is clamped to ``[w_k, L_k]`` (``min_width``, the domain's length).
+    Where an open edge's outer cells hold more than ``EDGE = 1e-4`` of the mass, the density
+    has reached it: that side moves out by a quarter of the window (``GROW``) and the window
+    is remapped.
 
-``c`` standard deviations either side of the mean (``half_width``, default 5), never wider than
-the domain's length ``L_k`` (the box of ``grid``) nor narrower than ``w_k`` (``min_width``).
-``s_k`` includes ``h_k^2 / 12``, the variance of a cell, so a density that falls into one cell
-does not shrink the window to nothing in a single move.
-
-Moves (after every Bayes update, and after every propagation step in between)
+Moves (after every propagation step, and before and after every Bayes update)
     *shift*: while every cell width is within a factor ``rho`` (``remap_ratio``, default 1.25)
-    of its target ``W_k / n_k``, the box moves by whole cells so that its centre is within half
-    a cell of ``mu``. A shift relabels cells: it is exact, and the mass of the cells that leave
+    of its target ``W_k / n_k``, the box moves by whole cells once its centre is off the
+    target's by more than a twentieth of the window (a shift re-evaluates the drift on the
+    faces, so it waits). A shift relabels cells: it is exact; the mass of the cells that leave
     the box is dropped and counted.
-    *remap*: when some width is off by more than ``rho``, the box takes its target widths
-    (on those axes) and is centred on ``mu``; the cell masses are carried over by the
-    conservative, positive, second-order remap of :mod:`pfda.remap`. Remaps are rare (widths
-    change slowly); each smooths the density by about a cell's width, which is why the
-    shifts do not remap.
-    The box is kept inside the domain on non-periodic axes. On a periodic axis it moves
-    freely in an unwrapped coordinate and may straddle the seam (its centre is kept inside the
-    domain by relabelling it by whole periods); there the drift and the observation function are
-    evaluated at the unwrapped coordinates, so they must be periodic in that coordinate, as
-    they are for an angle. A box as wide as the period is the whole circle, with periodic faces.
+    *remap*: when some width is off by more than ``rho``, the box takes its target widths on
+    those axes (whole-cell moves on the others) and the cell masses are carried over by the
+    conservative, positive, second-order remap of :mod:`pfda.remap`. Each remap smooths the
+    density by about a cell's width, which is why shifts do not remap.
+    *zoom*: before an update the window is fitted to the posterior ``p g`` (prior times
+    likelihood) where that only narrows it: the likelihood is then resolved on the posterior's
+    scale, and the prior, smooth on its own wider scale, is remapped. The prior mass dropped
+    lies where the posterior holds less than the tail mass; the evidence increment is taken
+    relative to the prior mass before the zoom.
+    The box stays inside the domain on non-periodic axes. On a periodic axis it moves freely
+    in an unwrapped coordinate and may straddle the seam (its centre is kept inside the domain
+    by relabelling whole periods); the drift and the observation function are evaluated at the
+    unwrapped coordinates, so they must be periodic in that coordinate, as they are for an
+    angle. A box as wide as the period is the whole circle, with periodic faces.
 
 Edges
     An edge of the box inside the domain is *absorbing*: mass that the propagation carries
     out of the box leaves it and is counted. Where the box spans the whole domain on an axis it
     takes the domain's boundary. Where it touches a reflecting wall of the domain on one side
     only, the axis is reflecting (one boundary condition per axis), so the open side holds its
-    mass back instead of losing it; with ``c = 5`` that side carries a few 1e-7 of the mass.
-    The mass lost on the window edges in each observation interval is reported as
-    ``mass_lost``; a warning says when it exceeds ``1e-3`` (widen ``half_width``).
+    mass back instead of losing it. The mass that leaves the window in each observation
+    interval is ``WindowResult.mass_lost``; a warning says when it exceeds ``1e-3``.
 
 Propagation and update
-    Inside each interval the step count comes from the current box (the schemes' positive or
-    CFL step) and is re-planned whenever the box moves. The Bayes update is
-    :func:`pfda.update` on the window's grid, so evidence increments are those of the
-    window's predictive density (the state conditioned on staying inside it).
+    Inside each interval the step count comes from the current box (the scheme's positive or
+    CFL step, and no step over which diffusion spreads the density by more than a twentieth of
+    the window, ``sqrt(2 D_k tau) <= n_k h_k / 20``) and is re-planned whenever the box
+    moves. The update is :func:`pfda.update` on the window's grid, so evidence increments are
+    those of the window's predictive density.
+
+Compiled path
+    With a split scheme and a time-independent Numba point drift, :mod:`pfda._windowcore` runs
+    each interval (steps, shifts, remaps) in one compiled call; if the observation is a
+    :class:`~pfda.GaussianObservation` of a Numba point ``h``, the zoom, the update and the
+    moments run there too, and the whole filter is one loop. The Python loop here is its plain
+    twin: every decision and expression is the same, and the tests compare the two.
 """
 
 from __future__ import annotations
@@ -66,7 +81,8 @@ from .remap import remap
 __all__ = ["WindowFilter", "WindowResult"]
 
 LOSS_WARNING = 1e-3
-EDGE, GROW = 1e-4, 0.25  # as in pfda._windowcore (which imports Numba: not imported here)
+# as in pfda._windowcore (which imports Numba, so it is not imported here)
+EDGE, GROW, SPREAD = 1e-4, 0.25, 0.05
 
 
 @dataclass
@@ -315,7 +331,13 @@ class WindowFilter:
         if min_width is None:
             self.min_width = 1e-6 * length
         else:
-            mw = np.broadcast_to(np.asarray(min_width, dtype=float), length.shape).copy()
+            mw = np.atleast_1d(np.asarray(min_width, dtype=float))
+            if mw.ndim != 1 or mw.size not in (1, length.size):
+                raise ValueError(
+                    f"min_width must be one value or one per axis ({length.size}), got "
+                    f"{min_width!r}"
+                )
+            mw = np.broadcast_to(mw, length.shape).copy()
             if not np.all(np.isfinite(mw)) or np.any(mw <= 0) or np.any(mw > length):
                 raise ValueError(
                     "min_width must be positive and at most the domain's length on every axis, "
@@ -613,6 +635,21 @@ class WindowFilter:
             state.info[1] = 0.0
         return 1
 
+    def _diffusion_step(self, box: _Box) -> float:
+        """The longest step over which diffusion spreads the density by ``SPREAD`` (a
+        twentieth) of the window, ``sqrt(2 D_k tau) <= SPREAD n_k h_k``: the window is refitted
+        between steps, so it keeps up with a spreading density (a state-dependent diffusion
+        sets no cap)."""
+        if self.sde.state_dependent_diffusion:
+            return math.inf
+        D = self.sde.constant_diffusion(self.grid.ndim)
+        tau = math.inf
+        for k in range(self.grid.ndim):
+            if D[k] > 0:
+                reach = SPREAD * self._domain.cells[k] * box.widths[k]
+                tau = min(tau, reach * reach / (2.0 * D[k]))
+        return tau
+
     def _advance_python(self, state: _State, t: float, t_end: float, adapt_first: bool):
         """Steps from ``t`` to ``t_end``, fitting the window before each step after the first
         (and before the first if ``adapt_first``); returns ``(mass lost, remaps)``."""
@@ -634,6 +671,13 @@ class WindowFilter:
             if t >= t_end:
                 break
             n, tau = state.prop.steps(t, t_end)
+            cap = self._diffusion_step(state.box)
+            if tau > cap:  # as _windowcore._plan_steps with the cap in its limit
+                span = t_end - t
+                n = max(1, math.ceil(span / cap * (1 - 1e-12)))
+                while span / n > cap:
+                    n += 1
+                tau = span / n
             t_next = t_end if n <= 1 else t + tau
             q = state.prop(state.p, t, t_next)
             lost += max(state.p.sum() - q.sum(), 0.0)
