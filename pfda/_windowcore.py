@@ -184,9 +184,10 @@ def window_stats(p, cells, lower, widths, half_width, tail, ratio, codes, dom_lo
                  dom_upper, dom_codes, marg, out):  # fmt: skip
     """Per axis the window's target centre ``out[0]`` and width ``out[1]`` for ``p`` (before
     the domain's limits), and ``out[2] = 1`` where it must grow (``WindowFilter._stats``): the
-    hull of ``mean +- c sd`` and of the marginal's support above the ``tail`` mass on each side;
-    a side whose outer cells hold more than ``EDGE`` of the mass and is not a wall of the domain
-    moves out by ``GROW`` windows (the density has reached an open edge)."""
+    hull of ``mean +- c sd`` and of the marginal's support above the ``tail`` mass on each side
+    (on the whole circle from its emptiest cell); a side whose outer cells hold more than
+    ``EDGE`` of the mass and is not a wall of the domain moves out by ``GROW`` windows (the
+    density has reached an open edge)."""
     d = len(cells)
     marg[:, :] = 0.0
     ix = np.zeros(d, dtype=np.int64)
@@ -197,30 +198,37 @@ def window_stats(p, cells, lower, widths, half_width, tail, ratio, codes, dom_lo
     for k in range(d):
         n = cells[k]
         h = widths[k]
+        j0 = 0  # the whole circle: cut it at its emptiest cell
+        if codes[k] == PERIODIC:
+            for j in range(1, n):
+                if marg[k, j] < marg[k, j0]:
+                    j0 = j
+        base = lower[k] + j0 * h
         total = 0.0
         first = 0.0
         for j in range(n):
-            total += marg[k, j]
-            first += marg[k, j] * (lower[k] + (j + 0.5) * h)
+            m = marg[k, (j0 + j) % n]
+            total += m
+            first += m * (base + (j + 0.5) * h)
         mean = first / total
         var = 0.0
         for j in range(n):
-            x = lower[k] + (j + 0.5) * h - mean
-            var += marg[k, j] * x * x
+            x = base + (j + 0.5) * h - mean
+            var += marg[k, (j0 + j) % n] * x * x
         sd = math.sqrt(var / total + h * h / 12.0)
         cut = tail * total
         lo_j = 0
-        acc = marg[k, 0]
+        acc = marg[k, j0]
         while lo_j < n - 1 and acc <= cut:
             lo_j += 1
-            acc += marg[k, lo_j]
+            acc += marg[k, (j0 + lo_j) % n]
         hi_j = n - 1
-        acc = marg[k, n - 1]
+        acc = marg[k, (j0 + n - 1) % n]
         while hi_j > 0 and acc <= cut:
             hi_j -= 1
-            acc += marg[k, hi_j]
-        lo = min(mean - half_width * sd, lower[k] + lo_j * h)
-        hi = max(mean + half_width * sd, lower[k] + (hi_j + 1) * h)
+            acc += marg[k, (j0 + hi_j) % n]
+        lo = min(mean - half_width * sd, base + lo_j * h)
+        hi = max(mean + half_width * sd, base + (hi_j + 1) * h)
         if codes[k] != PERIODIC:  # the window's edges are open but at a wall of the domain
             tol = 1e-9 * h
             edge = EDGE * total

@@ -358,7 +358,9 @@ class WindowFilter:
 
     def _stats(self, box: _Box, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Target centre and width per axis (before the domain's limits): the hull of
-        ``mean +- c sd`` and of the marginal's support above the tail mass on each side; a side
+        ``mean +- c sd`` and of the marginal's support above the tail mass on each side (on a
+        window that is the whole circle, in the coordinate that starts at its emptiest cell, so
+        that a density on the seam is seen whole); a side
         whose outer cells hold more than ``EDGE`` (1e-4) of the mass and is not a wall of the
         domain moves out by ``GROW`` (a quarter) of the window and the window is remapped (the
         density has reached an open edge)."""
@@ -369,6 +371,9 @@ class WindowFilter:
         for k, nk in enumerate(n):
             marg = arr.sum(axis=tuple(j for j in range(len(n)) if j != k))
             h, lo_k = box.widths[k], box.lower[k]
+            if box.boundary[k] == "periodic":  # the whole circle: cut it at its emptiest cell
+                j0 = int(np.argmin(marg))
+                marg, lo_k = np.roll(marg, -j0), lo_k + j0 * h
             x = lo_k + (np.arange(nk) + 0.5) * h
             total = marg.sum()
             mean = (marg * x).sum() / total
