@@ -342,6 +342,23 @@ def accuracy_text(pf: list[dict], grid_rows: list[dict]) -> str:
     )
 
 
+def occupancy_row(name: str, size: int, res, width) -> list:
+    """Cells in the 99.9 % HPD region (median, max, median share), the cell widths, the median
+    posterior standard deviations and the fewest cells per deviation."""
+    occupied = np.array([pfda.hpd_mask(p, 0.999).sum() for p in res.probabilities])
+    std = np.median(res.std, axis=0)
+    return [
+        name,
+        size,
+        int(np.median(occupied)),
+        int(occupied.max()),
+        float(np.median(occupied) / size),
+        " / ".join(f"{w:.3g}" for w in width),
+        " / ".join(f"{s:.2f}" for s in std),
+        float(np.min(std / width)),
+    ]
+
+
 def window_text(rows: list[dict], best_pf: dict) -> str:
     """Lorenz-63: how the window filter's deviation falls with its cells per axis."""
     if not rows:
@@ -489,8 +506,7 @@ def lorenz_study(cfg) -> tuple[str, str]:
             err = res.rmse(truth)
             dev = deviation(res.mean, reference)
             width = (upper - lower) / c
-            occupied = np.array([pfda.hpd_mask(p, 0.999).sum() for p in res.probabilities])
-            std = np.median(res.std, axis=0)
+            diag_rows.append(occupancy_row(f"{scheme} {c}^3", grid.size, res, width))
             grid_rows.append(
                 {
                     "method": f"pfda {scheme}",
@@ -504,26 +520,13 @@ def lorenz_study(cfg) -> tuple[str, str]:
                 }
             )
             rows.append([f"pfda {scheme} {c}^3", grid.size, err, dev, sec])
-            diag_rows.append(
-                [
-                    f"{scheme} {c}^3",
-                    grid.size,
-                    int(np.median(occupied)),
-                    int(occupied.max()),
-                    float(np.median(occupied) / grid.size),
-                    " / ".join(f"{w:.2f}" for w in width),
-                    " / ".join(f"{s:.2f}" for s in std),
-                    float(np.min(std / width)),
-                ]
-            )
     window_rows = []
     for c in cfg["l63_window_cells"]:
         grid = pfda.Grid(L63_LOWER, L63_UPPER, [c, c, c])
         res, sec = pfda_window_run(grid, sde, obs, prior_args, times, ys)
         err, dev = res.rmse(truth), deviation(res.mean, reference)
         width = np.median(res.widths, axis=0)
-        occupied = np.array([pfda.hpd_mask(p, 0.999).sum() for p in res.probabilities])
-        std = np.median(res.std, axis=0)
+        diag_rows.append(occupancy_row(f"window {c}^3", grid.size, res, width))
         row = {
             "method": "pfda window split-ppm",
             "scheme": "window",
@@ -538,18 +541,6 @@ def lorenz_study(cfg) -> tuple[str, str]:
         grid_rows.append(row)
         window_rows.append(row)
         rows.append([f"pfda window split-ppm {c}^3", grid.size, err, dev, sec])
-        diag_rows.append(
-            [
-                f"window {c}^3",
-                grid.size,
-                int(np.median(occupied)),
-                int(occupied.max()),
-                float(np.median(occupied) / grid.size),
-                " / ".join(f"{w:.3f}" for w in width),
-                " / ".join(f"{s:.2f}" for s in std),
-                float(np.min(std / width)),
-            ]
-        )
     pf = pf_rows(
         f"bootstrap PF (Heun, {sub} sub-steps)",
         cfg["l63_particles"],

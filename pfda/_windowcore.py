@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .assembly import _advance, make_face_velocity_kernel
-from .highres import UNIFORM_COURANT, _sweep_kernel
+from .highres import UNIFORM_COURANT, _sweep_kernel, equal_steps
 from .remap import _EPS, _remap_kernel
 
 REFLECTING, ABSORBING, PERIODIC = 0, 1, 2
@@ -165,18 +165,6 @@ def diffusion_step(widths, cells, diffusion):
             reach = SPREAD * cells[k] * widths[k]
             tau = min(tau, reach * reach / (2.0 * diffusion[k]))
     return tau
-
-
-@numba.njit(cache=True)
-def _plan_steps(span, limit, dt_max):
-    """``SplitPropagator.steps``: equal steps under the positive step for ``span``."""
-    dt = limit if dt_max <= 0 else min(limit, dt_max)
-    if not math.isfinite(dt):
-        return 1, span
-    n = max(1, math.ceil(span / dt * (1 - 1e-12)))
-    while span / n > dt:
-        n += 1
-    return n, span / n
 
 
 @numba.njit(cache=True)
@@ -436,6 +424,20 @@ def wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes):
             lower[k] -= math.floor((centre - dom_lower[k]) / length) * length
 
 
+@numba.njit(cache=True)
+def adopt(new_lower, new_widths, cells, dom_lower, dom_upper, dom_codes, lower, widths, codes,
+          info):  # fmt: skip
+    """After a remap: the new box in place, relabelled by whole periods, its boundaries, the
+    faces stale, one more remap counted."""
+    for k in range(len(cells)):
+        lower[k] = new_lower[k]
+        widths[k] = new_widths[k]
+    wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes)
+    boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes)
+    info[1] = 0.0
+    info[5] += 1
+
+
 def make_interval_kernel():
     """The compiled interval of a time-independent Numba point drift (one per process)."""
     velocity = make_face_velocity_kernel(False, parallel=False)
@@ -493,13 +495,8 @@ def make_interval_kernel():
                     if not done:
                         return t, REMAP
                     info[0] += dropped
-                    info[5] += 1
-                    for k in range(d):
-                        lower[k] = new_lower[k]
-                        widths[k] = new_widths[k]
-                    wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes)
-                    boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes)
-                    info[1] = 0.0
+                    adopt(new_lower, new_widths, cells, dom_lower, dom_upper, dom_codes, lower,
+                          widths, codes, info)  # fmt: skip
                     new_lower[:] = lower  # no shift below
                 moved = False
                 for k in range(d):
@@ -524,7 +521,7 @@ def make_interval_kernel():
                 info[1] = 1.0
                 info[2] = min(limit, diffusion_step(widths, cells, diffusion))
                 planned_tau = -1.0
-            n, tau = _plan_steps(t_end - t, info[2], dt_max)
+            n, tau = equal_steps(t_end - t, info[2], dt_max)
             t_next = t_end if n <= 1 else t + tau
             if tau != planned_tau:
                 for k in range(d):
@@ -641,13 +638,9 @@ def make_interval_kernel():
                                dom_upper, dom_codes)  # fmt: skip
         if not done:
             return False
-        info[5] += 1  # the prior mass dropped is where the posterior has less than the tail
-        for k in range(d):
-            lower[k] = new_lower[k]
-            widths[k] = new_widths[k]
-        wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes)
-        boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes)
-        info[1] = 0.0
+        # the prior mass dropped is where the posterior has less than the tail
+        adopt(new_lower, new_widths, cells, dom_lower, dom_upper, dom_codes, lower, widths, codes,
+              info)  # fmt: skip
         return True
 
     @numba.njit

@@ -90,8 +90,27 @@ def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.n
     return post, float(log_increment)
 
 
+class _Series:
+    """What every filter result derives from its ``mean``, ``cov`` and evidence increments."""
+
+    @property
+    def log_evidence(self) -> float:
+        """``log p(y_{1:K})``, the sum of the increments."""
+        return float(np.sum(self.log_evidence_increments))
+
+    @property
+    def std(self) -> np.ndarray:
+        """Marginal posterior standard deviations ``(K, d)``."""
+        return np.sqrt(np.diagonal(self.cov, axis1=1, axis2=2))
+
+    def rmse(self, truth) -> float:
+        """Root-mean-square error of the posterior mean against a true path ``(K, d)``."""
+        truth = np.asarray(truth, dtype=float).reshape(self.mean.shape)
+        return float(np.sqrt(np.mean(np.sum((self.mean - truth) ** 2, axis=1))))
+
+
 @dataclass(frozen=True)
-class FilterResult:
+class FilterResult(_Series):
     """Output of :meth:`Filter.run`; every time series has a leading time axis of length ``K``.
 
     Attributes
@@ -119,16 +138,6 @@ class FilterResult:
     mass_lost: np.ndarray
     wall_time: float = field(default=0.0)
 
-    @property
-    def log_evidence(self) -> float:
-        """``log p(y_{1:K})``, the sum of the increments."""
-        return float(np.sum(self.log_evidence_increments))
-
-    @property
-    def std(self) -> np.ndarray:
-        """Marginal posterior standard deviations ``(K, d)``."""
-        return np.sqrt(np.diagonal(self.cov, axis1=1, axis2=2))
-
     def marginal(self, k: int, axes) -> np.ndarray:
         """Marginal cell probabilities of step ``k`` on ``axes``."""
         return diagnostics.marginal(self.grid, self.probabilities[k], axes)
@@ -143,11 +152,6 @@ class FilterResult:
     def entropy(self) -> np.ndarray:
         """Differential entropy of the posterior at every step, ``(K,)``."""
         return diagnostics.entropy(self.grid, self.probabilities)
-
-    def rmse(self, truth) -> float:
-        """Root-mean-square error of the posterior mean against a true path ``(K, d)``."""
-        truth = np.asarray(truth, dtype=float).reshape(self.mean.shape)
-        return float(np.sqrt(np.mean(np.sum((self.mean - truth) ** 2, axis=1))))
 
 
 class Filter:

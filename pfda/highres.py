@@ -239,6 +239,19 @@ def _uniform_lines(a: np.ndarray, a_lo: np.ndarray, periodic: bool, absorbing: b
     return same
 
 
+@numba.njit(cache=True)
+def equal_steps(span, limit, dt_max):
+    """``(n, span / n)``: the fewest equal steps of ``span`` none longer than ``limit`` nor
+    ``dt_max`` (ignored when ``<= 0``); one step when neither bounds it."""
+    dt = limit if dt_max <= 0 else min(limit, dt_max)
+    if not math.isfinite(dt):
+        return 1, span
+    n = max(1, math.ceil(span / dt * (1 - 1e-12)))  # 0.1 / 0.01 is one hair above 10
+    while span / n > dt:
+        n += 1
+    return n, span / n
+
+
 def courant_numbers(grid: Grid, sde: SDE, tau: float, t: float = 0.0):
     """Courant numbers ``(cu, cl)`` of a step ``tau`` with the drift at time ``t``.
 
@@ -598,15 +611,8 @@ class SplitPropagator:
             raise ValueError(f"cannot propagate backwards in time (t0={t0}, t1={t1})")
         if span == 0:
             return 0, 0.0
-        dt = self.positive_step(t0)
-        if self.dt is not None:
-            dt = min(dt, self.dt)
-        if not math.isfinite(dt):
-            return 1, span
-        n = max(1, math.ceil(span / dt * (1 - 1e-12)))
-        while span / n > dt:
-            n += 1
-        return n, span / n
+        n, tau = equal_steps(span, self.positive_step(t0), self.dt or 0.0)
+        return int(n), float(tau)
 
     # -- sweeps -------------------------------------------------------------------------------
     def _diffusion(self, k: int, time: float) -> tuple[float, int]:

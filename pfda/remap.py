@@ -65,6 +65,8 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from .highres import _mc
+
 __all__ = ["METHODS", "remap"]
 
 METHODS = ("numba", "numpy")
@@ -88,15 +90,6 @@ def _edges(x0: float, h: float, n: int, y0: float, H: float, N: int) -> np.ndarr
 # ---------------------------------------------------------------------------------------------
 # Numba kernel
 # ---------------------------------------------------------------------------------------------
-@numba.njit(inline="always")
-def _mc(a, b):
-    """MC-limited slope from the backward difference ``a`` and the forward difference ``b``."""
-    if a * b <= 0.0:
-        return 0.0
-    s = min(2.0 * abs(a), 0.5 * abs(a + b), 2.0 * abs(b))
-    return s if a > 0.0 else -s
-
-
 @numba.njit(inline="always")
 def _integral(m, s, n, lo, hi):
     """Integral of the reconstruction ``(m, s)`` of ``n`` cells over ``[lo, hi]`` (in cells,

@@ -72,8 +72,9 @@ import numpy as np
 
 from . import diagnostics
 from ._warnings import PfdaWarning
-from .filter import Filter, update
+from .filter import Filter, _Series, update
 from .grid import Grid
+from .highres import equal_steps
 from .models import SDE, GaussianObservation, Observation
 from .propagation import Propagator
 from .remap import remap
@@ -166,7 +167,7 @@ def _names(codes) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class WindowResult:
+class WindowResult(_Series):
     """Output of :meth:`WindowFilter.run`; time series have a leading axis of length ``K``.
 
     Attributes
@@ -205,14 +206,6 @@ class WindowResult:
     remaps: np.ndarray
     wall_time: float = field(default=0.0)
 
-    @property
-    def log_evidence(self) -> float:
-        return float(np.sum(self.log_evidence_increments))
-
-    @property
-    def std(self) -> np.ndarray:
-        return np.sqrt(np.diagonal(self.cov, axis1=1, axis2=2))
-
     def grid_at(self, k: int) -> Grid:
         """The window's grid at update ``k``."""
         dom = _Domain(self.domain)
@@ -221,10 +214,6 @@ class WindowResult:
     def marginal(self, k: int, axes) -> np.ndarray:
         """Marginal cell probabilities of update ``k`` on ``axes`` (cells of :meth:`grid_at`)."""
         return diagnostics.marginal(self.grid_at(k), self.probabilities[k], axes)
-
-    def rmse(self, truth) -> float:
-        truth = np.asarray(truth, dtype=float).reshape(self.mean.shape)
-        return float(np.sqrt(np.mean(np.sum((self.mean - truth) ** 2, axis=1))))
 
 
 class WindowFilter:
@@ -677,12 +666,8 @@ class WindowFilter:
                 break
             n, tau = state.prop.steps(t, t_end)
             cap = self._diffusion_step(state.box)
-            if tau > cap:  # as _windowcore._plan_steps with the cap in its limit
-                span = t_end - t
-                n = max(1, math.ceil(span / cap * (1 - 1e-12)))
-                while span / n > cap:
-                    n += 1
-                tau = span / n
+            if tau > cap:  # as the compiled path, which takes the cap into its limit
+                n, tau = equal_steps(t_end - t, cap, 0.0)
             t_next = t_end if n <= 1 else t + tau
             q = state.prop(state.p, t, t_next)
             lost += max(state.p.sum() - q.sum(), 0.0)
