@@ -601,10 +601,12 @@ def make_interval_kernel():
         return top
 
     @numba.njit
-    def bayes(p, ll, w, prior_total):
+    def bayes(p, ll, w, prior_total, top):
         """:func:`pfda.update` in place from the log-likelihoods ``ll``, the evidence relative
-        to the prior mass ``prior_total``; returns ``(log evidence increment, status)``."""
-        top = weigh(p, ll, w)
+        to the prior mass ``prior_total``; ``w`` and ``top`` from :func:`weigh` if ``top`` is
+        not ``nan`` (else weighed here); returns ``(log evidence increment, status)``."""
+        if math.isnan(top):
+            top = weigh(p, ll, w)
         if not top > -math.inf:
             return math.nan, NO_SUPPORT
         total = 0.0
@@ -618,10 +620,12 @@ def make_interval_kernel():
     def zoom(p, ll, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes, half_width,
              tail, ratio, slack, min_width, tmp, info):  # fmt: skip
         """Before an update: fit the window to the posterior ``p g`` where that only narrows
-        it (``WindowFilter._zoom``), remapping the prior in place; returns whether it moved."""
+        it (``WindowFilter._zoom``), remapping the prior in place; returns ``nan`` if it moved,
+        else the ``top`` of :func:`weigh`, whose weights ``w`` the update then reuses."""
         d = len(cells)
-        if not weigh(p, ll, w) > -math.inf:
-            return False
+        top = weigh(p, ll, w)
+        if not top > -math.inf:
+            return top
         marg = np.empty((d, max(cells)))
         stats = np.empty((3, d))
         new_lower = np.empty(d)
@@ -630,18 +634,18 @@ def make_interval_kernel():
                      dom_upper, dom_codes, marg, stats)  # fmt: skip
         if not plan_move(lower, widths, cells, stats, dom_lower, dom_upper, dom_codes,
                          min_width, ratio, slack, new_lower, new_widths):  # fmt: skip
-            return False
+            return top
         for k in range(d):
             if new_widths[k] > widths[k]:
-                return False
+                return top
         done, _ = remap_window(p, tmp, cells, lower, widths, new_lower, new_widths, dom_lower,
                                dom_upper, dom_codes)  # fmt: skip
         if not done:
-            return False
+            return top
         # the prior mass dropped is where the posterior has less than the tail
         adopt(new_lower, new_widths, cells, dom_lower, dom_upper, dom_codes, lower, widths, codes,
               info)  # fmt: skip
-        return True
+        return math.nan
 
     @numba.njit
     def run(f, h, times, ys, k, t, adapt_first, k_stop, p, cells, strides, lower, widths, codes,
@@ -668,8 +672,9 @@ def make_interval_kernel():
             prior_total = 0.0
             for i in range(p.shape[0]):
                 prior_total += p[i]
-            if zoom(p, ll, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes,
-                    half_width, tail, ratio, slack, min_width, tmp, info):  # fmt: skip
+            top = zoom(p, ll, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes,
+                       half_width, tail, ratio, slack, min_width, tmp, info)  # fmt: skip
+            if math.isnan(top):  # the window moved: the likelihood on its cells
                 best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, lower,
                                       widths, ll)  # fmt: skip
             out_lost[k] = info[0]
@@ -677,7 +682,7 @@ def make_interval_kernel():
             out_remaps[k] = int(info[5])
             info[5] = 0.0
             out_best[k] = best
-            incr, status = bayes(p, ll, w, prior_total)
+            incr, status = bayes(p, ll, w, prior_total, top)
             if status != DONE:
                 return k, t, status
             out_incr[k] = incr
