@@ -493,6 +493,9 @@ class WindowFilter:
         )  # fmt: skip
 
     def _initial(self, prior):
+        """The first window and the prior on it: a callable prior is evaluated on the window
+        fitted to it (at most three refinements, each on the last window); cell probabilities
+        on the domain's grid are carried onto their window by a remap."""
         dom = self._domain
         box = dom.full()
         grid = self.grid

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,11 +25,14 @@ def test_run_all_quick_writes_every_table(tmp_path):
         cwd=ROOT,
     )
     text = (tmp_path / "BENCHMARKS.md").read_text()
-    for heading in ("## Assembly", "## Propagation", "## Scaling"):
+    for heading in ("## Assembly", "## Propagation", "## Scaling", "## Filter vs bootstrap"):
         assert heading in text
+    assert "bootstrap PF" in text and "pfda explicit" in text and "pfda window" in text
+    assert "Lorenz-63" in text and "99.9 % HPD cells" in text
     assert "nan" not in text.lower().replace("nanosec", "")
 
 
+@pytest.mark.slow  # run_all above runs the same study; this checks the script's own output
 def test_filter_vs_particle_filter_quick():
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_filter_vs_pf.py"), "--quick"],
