@@ -86,8 +86,10 @@ def _axis_faces(vel_up, vel_lo, k, n, stride, h, periodic, absorbing, a, g, a_lo
 
 
 @numba.njit(cache=True)
-def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic, absorbing):
-    """The largest positive step of the sweeps along one axis (``_Faces.positive_step``)."""
+def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic, absorbing, uniform_courant):
+    """The largest positive step of the sweeps along one axis (``_Faces.positive_step``);
+    ``uniform_courant`` is ``highres.UNIFORM_COURANT``, an argument so that this cached kernel
+    cannot keep a stale copy of it."""
     tau = math.inf
     gmax = 0.0
     speed = 0.0  # of the lines of one velocity
@@ -114,7 +116,7 @@ def _axis_positive_step(a, g, a_lo, g_lo, n, stride, periodic, absorbing):
     if gmax > 0:
         tau = min(tau, 1.0 / gmax)
     if speed > 0:
-        tau = min(tau, UNIFORM_COURANT / speed)
+        tau = min(tau, uniform_courant / speed)
     return tau
 
 
@@ -462,6 +464,7 @@ def make_interval_kernel():
                     strides[k],
                     codes[k] == PERIODIC,
                     codes[k] == ABSORBING,
+                    UNIFORM_COURANT,
                 ),
             )
         return ok, tau
