@@ -70,8 +70,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _windowcore as core
 from . import diagnostics
 from ._warnings import PfdaWarning
+from ._windowcore import CODES, EDGE, GROW, SPREAD
 from .filter import Filter, _Series, update
 from .grid import Grid
 from .highres import equal_steps
@@ -82,8 +84,7 @@ from .remap import remap
 __all__ = ["WindowFilter", "WindowResult"]
 
 LOSS_WARNING = 1e-3
-# as in pfda._windowcore (which imports Numba, so it is not imported here)
-EDGE, GROW, SPREAD = 1e-4, 0.25, 0.05
+BAD_DRIFT_MESSAGE = "drift returned NaN or inf at a face centre: check the model on the window"
 
 
 @dataclass
@@ -157,9 +158,7 @@ class _State:
     consts: tuple | None = None
 
     def moments(self, p: np.ndarray, box: _Box, mean: np.ndarray, cov: np.ndarray) -> None:
-        from ._windowcore import moments
-
-        moments(p, self.consts[0], box.lower, box.widths, mean, cov)
+        core.moments(p, self.consts[0], box.lower, box.widths, mean, cov)
 
 
 def _names(codes) -> tuple[str, ...]:
@@ -555,7 +554,8 @@ class WindowFilter:
                                 remaps, start)  # fmt: skip
         advance = self._advance_numba if self.method == "numba" else self._advance_python
         t = float(t0)
-        for k in self._progress_range(K):
+        bar = self._bar(K)
+        for k in range(K):
             t_end = float(times[k])
             lost[k], remaps[k] = advance(state, t, t_end, k > 0)
             t = t_end
@@ -573,6 +573,10 @@ class WindowFilter:
                 means[k], covs[k] = self._moments(grid, p)
             if lost[k] > LOSS_WARNING:
                 self._warn_loss(k, lost[k])
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
         return self._result(times, lowers, widths, bounds, probs, means, covs, incr, lost,
                             remaps, start)  # fmt: skip
 
@@ -625,8 +629,6 @@ class WindowFilter:
         self._wrap_box(new)
         state.p, state.box, state.grid = q, new, dom.grid_of(new)
         if state.work is not None:  # the compiled intervals' copy of the window
-            from ._windowcore import CODES
-
             state.lower[:], state.widths[:] = new.lower, new.widths
             state.codes[:] = [CODES[b] for b in new.boundary]
             state.info[1] = 0.0
@@ -679,8 +681,6 @@ class WindowFilter:
 
     def _numba_setup(self, state: _State) -> None:
         """The compiled path's arrays: the window in place, the constants, the scratch."""
-        from . import _windowcore as core
-
         if state.work is not None:
             return
         dom = self._domain
@@ -689,7 +689,7 @@ class WindowFilter:
         state.info = np.zeros(6)
         state.lower = state.box.lower.copy()
         state.widths = state.box.widths.copy()
-        state.codes = np.array([core.CODES[b] for b in state.box.boundary], dtype=np.int64)
+        state.codes = np.array([CODES[b] for b in state.box.boundary], dtype=np.int64)
         state.consts = (
             dom.shape,
             tuple(int(s) for s in self.grid.strides),
@@ -698,20 +698,18 @@ class WindowFilter:
             float(self._options["dt"] or 0.0),
             dom.lower,
             dom.upper,
-            np.array([core.CODES[b] for b in dom.boundary], dtype=np.int64),
+            np.array([CODES[b] for b in dom.boundary], dtype=np.int64),
         )
 
     def _remap_arrays(self, state: _State, p: np.ndarray) -> np.ndarray:
         """After the compiled path stopped for a remap: remap ``p`` in Python and write the new
         window into the kernel's arrays; returns the new ``p``."""
-        from . import _windowcore as core
-
         box = _Box(state.lower.copy(), state.widths.copy(), _names(state.codes))
         p, box, _, dropped, remapped = self._adapt(p, box, None)
         state.info[0] += dropped
         state.info[5] += remapped
         state.lower[:], state.widths[:] = box.lower, box.widths
-        state.codes[:] = [core.CODES[b] for b in box.boundary]
+        state.codes[:] = [CODES[b] for b in box.boundary]
         state.info[1] = 0.0  # the faces are stale
         return np.ascontiguousarray(p)
 
@@ -728,8 +726,6 @@ class WindowFilter:
 
     def _run_compiled(self, state: _State, times: np.ndarray, ys: np.ndarray, t0: float, out):
         """Every interval and update in the compiled kernel; Python only remaps (rarely)."""
-        from . import _windowcore as core
-
         self._numba_setup(state)
         obs = self.observation
         q = ys.shape[1]
@@ -764,9 +760,7 @@ class WindowFilter:
             if status == core.REMAP:
                 p = self._remap_arrays(state, p)
             elif status == core.BAD_DRIFT:
-                raise ValueError(
-                    "drift returned NaN or inf at a face centre: check the model on the window"
-                )
+                raise ValueError(BAD_DRIFT_MESSAGE)
             elif status == core.BAD_H:
                 raise ValueError("h returned NaN or inf at a cell with predicted mass")
             else:
@@ -797,8 +791,6 @@ class WindowFilter:
 
     def _advance_numba(self, state: _State, t: float, t_end: float, adapt_first: bool):
         """The compiled twin of :meth:`_advance_python` (split schemes, Numba point drifts)."""
-        from . import _windowcore as core
-
         self._numba_setup(state)
         dom = self._domain
         cells, strides, ppm, diffusion, dt_max, dom_lower, dom_upper, dom_codes = state.consts
@@ -817,9 +809,7 @@ class WindowFilter:
             if status == core.DONE:
                 break
             if status == core.BAD_DRIFT:
-                raise ValueError(
-                    "drift returned NaN or inf at a face centre: check the model on the window"
-                )
+                raise ValueError(BAD_DRIFT_MESSAGE)
             p = self._remap_arrays(state, p)
             adapt_first = False
         if info[4] != shifts or info[5]:
@@ -840,13 +830,6 @@ class WindowFilter:
         from tqdm.auto import tqdm
 
         return tqdm(total=K, desc=f"pfda window {self.scheme}", unit="obs", leave=False)
-
-    def _progress_range(self, K: int):
-        if not self._show_progress(K):
-            return range(K)
-        from tqdm.auto import tqdm
-
-        return tqdm(range(K), desc=f"pfda window {self.scheme}", unit="obs", leave=False)
 
 
 def _shift(a: np.ndarray, steps: np.ndarray) -> np.ndarray:
