@@ -272,10 +272,8 @@ def positive_step(grid: Grid, sde: SDE, t: float = 0.0) -> float:
 @numba.njit(inline="always")
 def _mc(a, b):
     """MC-limited slope from the backward difference ``a`` and the forward difference ``b``."""
-    if a * b <= 0.0:
-        return 0.0
     s = min(2.0 * abs(a), 0.5 * abs(a + b), 2.0 * abs(b))
-    return s if a > 0.0 else -s
+    return math.copysign(s, a) if a * b > 0.0 else 0.0
 
 
 @numba.njit(inline="always")
@@ -334,21 +332,18 @@ def _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux):
             p0 = row[j + 2]
             a = edge[j] - p0
             b = edge[j + 1] - p0
-            if a * b >= 0.0:
-                a = 0.0
-                b = 0.0
-            elif abs(a) > 2.0 * abs(b):
-                a = -2.0 * b
-            elif abs(b) > 2.0 * abs(a):
-                b = -2.0 * a
-            dl[j] = a
-            dr[j] = b
+            # the two corrections exclude each other (both would need |a| > 4 |a|)
+            extremum = a * b >= 0.0
+            a_lim = -2.0 * b if abs(a) > 2.0 * abs(b) else a
+            b_lim = -2.0 * a if abs(b) > 2.0 * abs(a) else b
+            dl[j] = 0.0 if extremum else a_lim
+            dr[j] = 0.0 if extremum else b_lim
     else:
         for j in range(n):
             s = _mc(row[j + 2] - row[j + 1], row[j + 3] - row[j + 2])
             dl[j] = -0.5 * s
             dr[j] = 0.5 * s
-    for f in range(n + 1):
+    for f in (0, n):  # the outer faces: their cells wrap round a periodic line
         v = c[f]
         if v > 0.0:
             j = f - 1 if f > 0 else n - 1
@@ -358,6 +353,13 @@ def _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux):
             flux[f] = -_out_left(-v, row[j + 2], dl[j], dr[j])
         else:
             flux[f] = 0.0
+    for f in range(1, n):  # both upwind fluxes, one of them zero: no branch, vectorised
+        v = c[f]
+        up = max(v, 0.0)
+        down = max(-v, 0.0)
+        flux[f] = _out_right(up, row[f + 1], dl[f - 1], dr[f - 1]) - _out_left(
+            down, row[f + 2], dl[f], dr[f]
+        )
     for j in range(n):
         row[j + 2] += flux[j] - flux[j + 1]
 
