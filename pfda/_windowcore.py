@@ -31,6 +31,9 @@ EDGE = 1e-4
 GROW = 0.25
 # within a step diffusion may spread the density by at most this share of the window
 SPREAD = 0.05
+# Bayes weights summing below this may have lost terms to underflow (each below 2.2e-308):
+# they are formed in logs instead
+TINY_WEIGHT = 1e-250
 
 
 @numba.njit(cache=True)
@@ -440,6 +443,47 @@ def adopt(new_lower, new_widths, cells, dom_lower, dom_upper, dom_codes, lower, 
     info[5] += 1
 
 
+@numba.njit(cache=True)
+def weigh(p, ll, best, w):
+    """``w = p g`` up to the factor ``exp(top)``; returns ``top`` (``-inf`` if no cell has
+    mass). One exponential per cell, ``w = p exp(log g - best)`` with ``best`` the largest
+    ``log g`` on the cells with mass; only where those weights sum below ``TINY_WEIGHT``
+    (the prior's mass sits where the likelihood is below ``e^-575`` of its best, so terms
+    may have underflowed) are they formed in logs, ``exp(log p + log g - top)``."""
+    if not best > -math.inf:
+        return -math.inf
+    total = 0.0
+    for i in range(p.shape[0]):
+        w[i] = p[i] * math.exp(ll[i] - best) if p[i] > 0.0 else 0.0
+        total += w[i]
+    if total >= TINY_WEIGHT:
+        return best
+    top = -math.inf
+    for i in range(p.shape[0]):
+        w[i] = math.log(p[i]) + ll[i] if p[i] > 0.0 else -math.inf
+        top = max(top, w[i])
+    for i in range(p.shape[0]):
+        w[i] = math.exp(w[i] - top) if p[i] > 0.0 else 0.0
+    return top
+
+
+@numba.njit(cache=True)
+def bayes(p, ll, best, w, prior_total, top):
+    """:func:`pfda.update` in place from the log-likelihoods ``ll``, the evidence relative
+    to the prior mass ``prior_total``; ``w`` and ``top`` from :func:`weigh` if ``top`` is
+    not ``nan`` (else weighed here); returns ``(log evidence increment, status)``."""
+    if math.isnan(top):
+        top = weigh(p, ll, best, w)
+    if not top > -math.inf:
+        return math.nan, NO_SUPPORT
+    total = 0.0
+    for i in range(p.shape[0]):
+        total += w[i]
+    for i in range(p.shape[0]):
+        p[i] = w[i] / total
+    return top + math.log(total) - math.log(prior_total), DONE
+
+
 def make_interval_kernel():
     """The compiled interval of a time-independent Numba point drift (one per process)."""
     velocity = make_face_velocity_kernel(False, parallel=False)
@@ -592,41 +636,13 @@ def make_interval_kernel():
         return best, DONE
 
     @numba.njit
-    def weigh(p, ll, w):
-        """``w = p g`` up to a factor (``exp(log p + log g - top)``); returns ``top``."""
-        top = -math.inf
-        for i in range(p.shape[0]):
-            w[i] = math.log(p[i]) + ll[i] if p[i] > 0.0 else -math.inf
-            top = max(top, w[i])
-        if top > -math.inf:
-            for i in range(p.shape[0]):
-                w[i] = math.exp(w[i] - top) if p[i] > 0.0 else 0.0
-        return top
-
-    @numba.njit
-    def bayes(p, ll, w, prior_total, top):
-        """:func:`pfda.update` in place from the log-likelihoods ``ll``, the evidence relative
-        to the prior mass ``prior_total``; ``w`` and ``top`` from :func:`weigh` if ``top`` is
-        not ``nan`` (else weighed here); returns ``(log evidence increment, status)``."""
-        if math.isnan(top):
-            top = weigh(p, ll, w)
-        if not top > -math.inf:
-            return math.nan, NO_SUPPORT
-        total = 0.0
-        for i in range(p.shape[0]):
-            total += w[i]
-        for i in range(p.shape[0]):
-            p[i] = w[i] / total
-        return top + math.log(total) - math.log(prior_total), DONE
-
-    @numba.njit
-    def zoom(p, ll, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes, half_width,
-             tail, ratio, slack, min_width, tmp, info):  # fmt: skip
+    def zoom(p, ll, best, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes,
+             half_width, tail, ratio, slack, min_width, tmp, info):  # fmt: skip
         """Before an update: fit the window to the posterior ``p g`` where that only narrows
         it (``WindowFilter._zoom``), remapping the prior in place; returns ``nan`` if it moved,
         else the ``top`` of :func:`weigh`, whose weights ``w`` the update then reuses."""
         d = len(cells)
-        top = weigh(p, ll, w)
+        top = weigh(p, ll, best, w)
         if not top > -math.inf:
             return top
         marg = np.empty((d, max(cells)))
@@ -675,7 +691,7 @@ def make_interval_kernel():
             prior_total = 0.0
             for i in range(p.shape[0]):
                 prior_total += p[i]
-            top = zoom(p, ll, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes,
+            top = zoom(p, ll, best, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes,
                        half_width, tail, ratio, slack, min_width, tmp, info)  # fmt: skip
             if math.isnan(top):  # the window moved: the likelihood on its cells
                 best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, lower,
@@ -685,7 +701,7 @@ def make_interval_kernel():
             out_remaps[k] = int(info[5])
             info[5] = 0.0
             out_best[k] = best
-            incr, status = bayes(p, ll, w, prior_total, top)
+            incr, status = bayes(p, ll, best, w, prior_total, top)
             if status != DONE:
                 return k, t, status
             out_incr[k] = incr

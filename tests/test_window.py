@@ -723,3 +723,47 @@ def test_gaussian_observation_of_a_numba_point_h(rng, p):
                 np.testing.assert_allclose(got, reference(centres), rtol=1e-12)
     with pytest.raises(ValueError, match=f"(y|observation) has (length )?{p + 1}"):
         by_point.log_likelihood_on_grid(np.zeros(p + 1), grid)
+
+
+def bayes_reference(p, ll):
+    """Posterior and log evidence of prior masses ``p`` and log-likelihoods ``ll``, in logs."""
+    with np.errstate(divide="ignore"):
+        a = np.log(p) + ll
+    top = a.max()
+    w = np.exp(a - top)
+    return w / w.sum(), top + math.log(w.sum()) - math.log(p.sum())
+
+
+@pytest.mark.parametrize("far", [False, True], ids=["ordinary", "underflow"])
+def test_compiled_bayes_update_against_logs(rng, far):
+    """The compiled update weighs with one exponential per cell, ``p exp(log g - best)``; where
+    those weights underflow (``far``: the prior's mass sits where the likelihood is e^-800 of its
+    best) it falls back to logs. Both against the log-space reference, to round-off; the
+    one-exponential weights alone would give the far cells 0 instead of ~1e-48 of the mass."""
+    from pfda import _windowcore as core
+
+    p = rng.random(50) ** 2
+    p[7] = 0.0  # a cell without mass: no weight, whatever its likelihood
+    ll = -rng.random(50) * 30
+    ll[7] = -np.inf
+    if far:
+        p[3], ll[3] = 1e-300, 0.0  # the best likelihood, on a cell with almost no mass
+        ll[np.arange(50) != 3] -= 800.0
+        ll[7] = -np.inf
+    best = ll[p > 0].max()
+    want, evidence = bayes_reference(p, ll)
+    q, w = p.copy(), np.empty(50)
+    top = core.weigh(q, ll, best, w)
+    assert (top == best) != far  # the fallback ran exactly when the weights underflowed
+    incr, status = core.bayes(q, ll, best, w, p.sum(), top)
+    assert status == core.DONE
+    np.testing.assert_allclose(q, want, rtol=1e-12, atol=0)
+    assert q[7] == 0.0
+    assert incr == pytest.approx(evidence, rel=1e-13)
+    q2 = p.copy()  # bayes weighs by itself when top is nan
+    assert core.bayes(q2, ll, best, w, p.sum(), math.nan)[1] == core.DONE
+    np.testing.assert_array_equal(q2, q)
+    # no cell with mass: no support
+    assert core.bayes(np.zeros(3), np.zeros(3), -math.inf, np.empty(3), 1.0, math.nan)[1] == (
+        core.NO_SUPPORT
+    )
