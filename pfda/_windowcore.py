@@ -489,12 +489,10 @@ def make_interval_kernel():
     velocity = make_face_velocity_kernel(False, parallel=False)
 
     @numba.njit
-    def faces(f, lower, widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo):
-        d = len(cells)
-        absorbing = codes == ABSORBING
-        ok = velocity(f, 0.0, lower, widths, cells, strides, absorbing, vel_up, vel_lo)
+    def derive(widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo):
+        """``a``, ``g`` of every axis from the face velocities; returns the positive step."""
         tau = math.inf
-        for k in range(d):
+        for k in range(len(cells)):
             _axis_faces(vel_up, vel_lo, k, cells[k], strides[k], widths[k], codes[k] == PERIODIC,
                         codes[k] == ABSORBING, a[k], g[k], a_lo[k], g_lo[k])  # fmt: skip
             tau = min(
@@ -511,7 +509,59 @@ def make_interval_kernel():
                     UNIFORM_COURANT,
                 ),
             )
-        return ok, tau
+        return tau
+
+    @numba.njit
+    def faces(f, lower, widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo, frame):
+        """The drift at every face, ``a``, ``g``; returns ``(all finite, positive step)``. The
+        window's box becomes the frame of later shifts (:func:`shifted_faces`)."""
+        ok = velocity(f, 0.0, lower, widths, cells, strides, codes == ABSORBING, vel_up, vel_lo)
+        for k in range(len(cells)):
+            frame[0, k] = lower[k]
+            frame[1, k] = 0.0
+        return ok, derive(widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo)
+
+    @numba.njit
+    def shifted_faces(f, steps, widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo,
+                      frame, tmp):  # fmt: skip
+        """:func:`faces` after the window moved by ``steps`` whole cells: the velocities move
+        with the cells, and the drift is evaluated only on the faces new to the window and on
+        the outer faces of absorbing axes. Their centres are counted in cells from the
+        ``frame`` where every face was last evaluated (``frame[0]`` its lower corner,
+        ``frame[1]`` the cells moved since), so they are the numbers a whole evaluation of
+        that box would give, and a line of one velocity stays one to the last bit."""
+        d = len(cells)
+        for k in range(d):
+            shift_cells(vel_up[k], tmp, cells, strides, steps)
+            frame[1, k] += steps[k]
+        ix = np.zeros(d, dtype=np.int64)
+        x = np.empty(d)
+        ok = True
+        for i in range(vel_up.shape[1]):
+            new = False
+            outer = False
+            for k in range(d):
+                j = ix[k] + steps[k]
+                new = new or j < 0 or j >= cells[k]
+                outer = outer or (codes[k] == ABSORBING and ix[k] == 0)
+            if new or outer:
+                for k in range(d):
+                    x[k] = frame[0, k] + (ix[k] + frame[1, k] + 0.5) * widths[k]
+                for k in range(d):
+                    xk = x[k]
+                    if new:
+                        x[k] = xk + 0.5 * widths[k]
+                        v = f(x)[k]
+                        vel_up[k, i] = v
+                        ok = ok and math.isfinite(v)
+                    if codes[k] == ABSORBING and ix[k] == 0:
+                        x[k] = xk - 0.5 * widths[k]
+                        v = f(x)[k]
+                        vel_lo[k, i] = v
+                        ok = ok and math.isfinite(v)
+                    x[k] = xk
+            _advance(cells, ix)
+        return ok, derive(widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo)
 
     @numba.njit
     def interval(f, p, t, t_end, adapt_first, cells, strides, lower, widths, codes, ppm,
@@ -519,8 +569,9 @@ def make_interval_kernel():
                  slack, min_width, work, info):  # fmt: skip
         """Advance ``p`` from ``t`` towards ``t_end``; returns ``(t, status)``. ``info``:
         ``[mass lost, faces valid, limit, steps, shifts, remaps]`` (updated in place)."""
-        vel_up, vel_lo, a, g, a_lo, g_lo, cu_half, cu_full, cl_half, cl_full, tmp = work
+        vel_up, vel_lo, a, g, a_lo, g_lo, cu_half, cu_full, cl_half, cl_full, frame, tmp = work
         d = len(cells)
+        old_codes = np.empty(d, dtype=np.int64)  # the boundary codes before a shift
         marg = np.empty((d, max(cells)))
         stats = np.empty((3, d))
         new_lower = np.empty(d)
@@ -553,16 +604,28 @@ def make_interval_kernel():
                     info[0] += shift_cells(p, tmp, cells, strides, steps)
                     for k in range(d):
                         lower[k] = new_lower[k]
+                        old_codes[k] = codes[k]
                     wrap_lower(lower, widths, cells, dom_lower, dom_upper, dom_codes)
                     boundary_codes(lower, widths, cells, dom_lower, dom_upper, dom_codes, codes)
-                    info[1] = 0.0
+                    same = True
+                    for k in range(d):
+                        same = same and codes[k] == old_codes[k]
+                    if info[1] == 1.0 and same:  # the faces move with the window
+                        ok, limit = shifted_faces(f, steps, widths, cells, strides, codes, vel_up,
+                                                  vel_lo, a, g, a_lo, g_lo, frame, tmp)  # fmt: skip
+                        if not ok:
+                            return t, BAD_DRIFT
+                        info[2] = min(limit, diffusion_step(widths, cells, diffusion))
+                        planned_tau = -1.0
+                    else:
+                        info[1] = 0.0
                     info[4] += 1
             first = False
             if t >= t_end:
                 return t, DONE
             if info[1] == 0.0:
                 ok, limit = faces(f, lower, widths, cells, strides, codes, vel_up, vel_lo, a, g,
-                                  a_lo, g_lo)  # fmt: skip
+                                  a_lo, g_lo, frame)  # fmt: skip
                 if not ok:
                     return t, BAD_DRIFT
                 info[1] = 1.0
@@ -735,4 +798,5 @@ def run_kernel():
 def work_arrays(d: int, size: int) -> tuple:
     """Scratch of the interval kernel for ``d`` axes and ``size`` cells."""
     z = lambda: np.zeros((d, size))  # noqa: E731
-    return (z(), z(), z(), z(), z(), z(), z(), z(), z(), z(), np.zeros(size))
+    frame = np.zeros((2, d))  # the box of the last evaluation of every face, cells moved since
+    return (z(), z(), z(), z(), z(), z(), z(), z(), z(), z(), frame, np.zeros(size))

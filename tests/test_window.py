@@ -767,3 +767,32 @@ def test_compiled_bayes_update_against_logs(rng, far):
     assert core.bayes(np.zeros(3), np.zeros(3), -math.inf, np.empty(3), 1.0, math.nan)[1] == (
         core.NO_SUPPORT
     )
+
+
+def test_shifted_faces_are_the_frame_evaluation():
+    """When the compiled window moves by whole cells, the face velocities move with it and the
+    drift is evaluated only on the new faces, at centres counted from the box where every face
+    was last evaluated. So each line of the pendulum keeps one velocity to the last bit (the
+    large steps on lines of one velocity stay on), and the velocities are those of a whole
+    evaluation on the current box to round-off."""
+    from pfda.window import _State
+
+    sde = pfda.SDE(drift=pendulum_drift, diffusion=[0.0, 0.01])
+    obs = pfda.GaussianObservation(h=pendulum_h, noise_cov=0.1)
+    wf = pfda.WindowFilter(PENDULUM_GRID, sde, obs, method="numba")
+    state = _State(*wf._initial(lambda g: pfda.gaussian(g, [1.0, 2.0], [0.01, 0.01])))
+    n0, n1 = PENDULUM_GRID.cells
+    reused = 0
+    for k in range(40):
+        wf._advance_numba(state, 0.01 * k, 0.01 * (k + 1), k > 0)
+        frame = state.work[-2]
+        if state.info[1] != 1.0 or not frame[1].any():
+            continue  # the faces were evaluated whole on this box
+        reused += 1
+        vel_up = state.work[0]
+        along0 = vel_up[0].reshape(n0, n1)  # x1' = x2: one value down each column
+        along1 = vel_up[1].reshape(n0, n1)  # x2' = -g sin(x1): one value along each row
+        assert np.all(along0 == along0[:1, :]) and np.all(along1 == along1[:, :1])
+        whole, _ = pfda.assembly.face_velocities(state.grid, sde)
+        np.testing.assert_allclose(vel_up, whole, rtol=1e-13, atol=1e-13)
+    assert reused > 10  # the window moved without a remap (measured: 33 of 40 intervals)
