@@ -184,10 +184,16 @@ def window_stats(p, cells, lower, widths, half_width, tail, ratio, codes, dom_lo
     d = len(cells)
     marg[:, :] = 0.0
     ix = np.zeros(d, dtype=np.int64)
-    for i in range(p.shape[0]):
-        for k in range(d):
-            marg[k, ix[k]] += p[i]
-        _advance(cells, ix)
+    n = cells[d - 1]
+    for line in range(p.shape[0] // n):  # along the last axis: one sum per line
+        base = line * n
+        total = 0.0
+        for j in range(n):
+            total += p[base + j]
+            marg[d - 1, j] += p[base + j]
+        for k in range(d - 1):
+            marg[k, ix[k]] += total
+        _next_line(cells, ix)
     for k in range(d):
         n = cells[k]
         h = widths[k]
@@ -242,30 +248,57 @@ def window_stats(p, cells, lower, widths, half_width, tail, ratio, codes, dom_lo
 
 @numba.njit(cache=True)
 def moments(p, cells, lower, widths, mean, cov):
-    """Mean and covariance of ``p`` on the window (``WindowFilter._moments``)."""
+    """Mean and covariance of ``p`` on the window (``WindowFilter._moments``), in two passes
+    (the covariance about the mean), line by line along the last axis: per line only the sums
+    of ``p``, ``p y`` and ``p y^2`` in its own coordinate ``y``."""
     d = len(cells)
+    n = cells[d - 1]
+    last = d - 1
+    x0 = lower[last] + 0.5 * widths[last]
+    h = widths[last]
     ix = np.zeros(d, dtype=np.int64)
-    x = np.empty(d)
     total = 0.0
     mean[:] = 0.0
-    for i in range(p.shape[0]):
-        w = p[i]
-        for k in range(d):
-            mean[k] += w * (lower[k] + (ix[k] + 0.5) * widths[k])
-        total += w
-        _advance(cells, ix)
+    for line in range(p.shape[0] // n):
+        base = line * n
+        s0 = 0.0
+        s1 = 0.0
+        for j in range(n):
+            s0 += p[base + j]
+            s1 += p[base + j] * (x0 + j * h)
+        for k in range(last):
+            mean[k] += s0 * (lower[k] + (ix[k] + 0.5) * widths[k])
+        mean[last] += s1
+        total += s0
+        _next_line(cells, ix)
     for k in range(d):
         mean[k] /= total
     cov[:, :] = 0.0
+    c = np.empty(d)
     ix[:] = 0
-    for i in range(p.shape[0]):
-        w = p[i] / total
-        for k in range(d):
-            x[k] = lower[k] + (ix[k] + 0.5) * widths[k] - mean[k]
-        for j in range(d):
-            for k in range(j, d):
-                cov[j, k] += w * x[j] * x[k]
-        _advance(cells, ix)
+    y0 = x0 - mean[last]
+    for line in range(p.shape[0] // n):
+        base = line * n
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(n):
+            y = y0 + j * h
+            w = p[base + j]
+            s0 += w
+            s1 += w * y
+            s2 += w * y * y
+        for k in range(last):
+            c[k] = lower[k] + (ix[k] + 0.5) * widths[k] - mean[k]
+        for j in range(last):
+            for k in range(j, last):
+                cov[j, k] += s0 * c[j] * c[k]
+            cov[j, last] += s1 * c[j]
+        cov[last, last] += s2
+        _next_line(cells, ix)
+    for j in range(d):
+        for k in range(j, d):
+            cov[j, k] /= total
     for j in range(d):
         for k in range(j):
             cov[j, k] = cov[k, j]
@@ -334,26 +367,53 @@ def plan_move(lower, widths, cells, stats, dom_lower, dom_upper, dom_codes, min_
     return remap
 
 
+@numba.njit(inline="always")
+def _next_line(cells, ix):
+    """Step ``ix[:-1]``, the multi-index of a line along the last axis, to the next line."""
+    k = len(cells) - 2
+    if k < 0:
+        return
+    ix[k] += 1
+    while k > 0 and ix[k] == cells[k]:
+        ix[k] = 0
+        k -= 1
+        ix[k] += 1
+
+
 @numba.njit(cache=True)
 def shift_cells(p, tmp, cells, strides, steps):
     """``p[i] <- p[i + steps]`` over the multi-index, zero where that leaves the array;
-    returns the mass that left."""
+    returns the mass that left. Line by line along the last (contiguous) axis: a line whose
+    source line is inside is one offset copy."""
     d = len(cells)
+    n = cells[d - 1]
+    s = steps[d - 1]
+    lo = min(max(0, -s), n)  # cells lo..hi-1 of a line have their source inside it
+    hi = max(min(n, n - s), lo)
     ix = np.zeros(d, dtype=np.int64)
     before = 0.0
-    after = 0.0
     for i in range(p.shape[0]):
         before += p[i]
+    for line in range(p.shape[0] // n):
+        base = line * n
         src = 0
         inside = True
-        for k in range(d):
+        for k in range(d - 1):
             j = ix[k] + steps[k]
-            if j < 0 or j >= cells[k]:
-                inside = False
-                break
+            inside = inside and 0 <= j < cells[k]
             src += j * strides[k]
-        tmp[i] = p[src] if inside else 0.0
-        _advance(cells, ix)
+        if inside:
+            for j in range(lo):
+                tmp[base + j] = 0.0
+            for j in range(lo, hi):
+                tmp[base + j] = p[src + j + s]
+            for j in range(hi, n):
+                tmp[base + j] = 0.0
+        else:
+            for j in range(n):
+                tmp[base + j] = 0.0
+        _next_line(cells, ix)
+    after = 0.0
     for i in range(p.shape[0]):
         p[i] = tmp[i]
         after += tmp[i]

@@ -796,3 +796,43 @@ def test_shifted_faces_are_the_frame_evaluation():
         whole, _ = pfda.assembly.face_velocities(state.grid, sde)
         np.testing.assert_allclose(vel_up, whole, rtol=1e-13, atol=1e-13)
     assert reused > 10  # the window moved without a remap (measured: 33 of 40 intervals)
+
+
+@pytest.mark.parametrize("cells", [(7,), (5, 6), (3, 4, 5)])
+def test_compiled_shift_moments_and_marginals(rng, cells):
+    """The line-by-line kernels against NumPy: the shift by whole cells (every sign, and past
+    the whole array), the mean and covariance, the marginals of the window statistics."""
+    from pfda import _windowcore as core
+
+    d = len(cells)
+    grid = pfda.Grid(-rng.random(d), 1 + rng.random(d), list(cells))
+    strides = tuple(int(s) for s in grid.strides)
+    p = rng.random(grid.size)
+    p[rng.random(grid.size) < 0.2] = 0.0
+    for _ in range(12):
+        steps = rng.integers(-max(cells) - 1, max(cells) + 2, size=d)
+        want = np.zeros(cells)
+        src = p.reshape(cells)
+        dst = tuple(slice(max(0, -s), min(n, n - s)) for s, n in zip(steps, cells, strict=True))
+        srcs = tuple(slice(max(0, s), min(n, n + s)) for s, n in zip(steps, cells, strict=True))
+        if all(a.start < a.stop for a in dst):
+            want[dst] = src[srcs]
+        q, tmp = p.copy(), np.empty(grid.size)
+        lost = core.shift_cells(q, tmp, cells, strides, steps)
+        np.testing.assert_array_equal(q, want.ravel())
+        assert lost == pytest.approx(p.sum() - want.sum(), abs=1e-12)
+    x = grid.centers
+    w = p / p.sum()
+    mean, cov = np.empty(d), np.empty((d, d))
+    core.moments(p, cells, grid.lower, grid.widths, mean, cov)
+    np.testing.assert_allclose(mean, x @ w, rtol=1e-13)
+    np.testing.assert_allclose(cov, (x - (x @ w)[:, None]) * w @ (x - (x @ w)[:, None]).T,
+                               rtol=1e-12, atol=1e-15)  # fmt: skip
+    marg, out = np.empty((d, max(cells))), np.empty((3, d))
+    codes = np.full(d, core.ABSORBING)
+    core.window_stats(p, cells, grid.lower, grid.widths, C, TAIL, RHO, codes, grid.lower - 1,
+                      grid.upper + 1, np.zeros(d, dtype=np.int64), marg, out)  # fmt: skip
+    for k in range(d):
+        others = tuple(j for j in range(d) if j != k)
+        np.testing.assert_allclose(marg[k, : cells[k]], p.reshape(cells).sum(axis=others),
+                                   rtol=1e-13)  # fmt: skip
