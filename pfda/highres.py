@@ -123,6 +123,8 @@ __all__ = ["KINDS", "SplitPropagator", "courant_numbers", "positive_step"]
 KINDS = ("ppm", "mc")
 # cells per step on a line of one velocity (module notes: large steps on uniform lines)
 UNIFORM_COURANT = 4.0
+# neighbouring lines the sweep kernel gathers together along a strided axis (a cache line)
+_GROUP = 8
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,37 +403,98 @@ def _shift_row(row, n, s, periodic, absorbing, tmp):
         row[to + 2] += tmp[j]
 
 
+@numba.njit(inline="always")
+def _sweep_line(row, c, n, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post, m_post,
+                slope, edge, dl, dr, flux):  # fmt: skip
+    """One line ``row[2:n+2]`` with face Courant numbers ``c[0..n]``: ``m_pre`` diffusion
+    steps, one advection step, ``m_post`` diffusion steps (no clipping)."""
+    if m_pre > 0:
+        _diffuse(row, n, periodic, absorbing, alpha_pre, m_pre, flux)
+    cells = _whole_cells(c, n) if periodic or absorbing else 0
+    _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux)
+    if cells != 0:
+        _shift_row(row, n, cells, periodic, absorbing, slope)
+    if m_post > 0:
+        _diffuse(row, n, periodic, absorbing, alpha_post, m_post, flux)
+
+
 @numba.njit(cache=True)
 def _sweep_kernel(
     p, cu, cl, n, stride, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post, m_post
 ):
-    """Sweep every line along one axis (length ``n``, stride ``stride``) of ``p`` in place:
-    ``m_pre`` diffusion steps, one advection step, ``m_post`` diffusion steps."""
+    """Sweep every line along one axis (length ``n``, stride ``stride``) of ``p`` in place
+    (:func:`_sweep_line`), clipping round-off below zero."""
+    if stride == 1:
+        _sweep_contiguous(p, cu, cl, n, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post,
+                          m_post)  # fmt: skip
+    else:
+        _sweep_strided(p, cu, cl, n, stride, periodic, absorbing, ppm, alpha_pre, m_pre,
+                       alpha_post, m_post)  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _sweep_contiguous(p, cu, cl, n, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post,
+                      m_post):  # fmt: skip
+    """:func:`_sweep_kernel` along the last axis (its buffers are its own: no aliasing)."""
     row = np.empty(n + 4)
+    c = np.empty(n + 1)
     slope = np.empty(n + 2)
     edge = np.empty(n + 1)
     dl = np.empty(n)
     dr = np.empty(n)
-    c = np.empty(n + 1)
     flux = np.empty(n + 1)
-    block = stride * n
-    for b in range(p.shape[0] // n):
-        base = (b // stride) * block + b % stride
+    for base in range(0, p.shape[0], n):
         for j in range(n):
-            row[j + 2] = p[base + j * stride]
-            c[j + 1] = cu[base + j * stride]
+            row[j + 2] = p[base + j]
+            c[j + 1] = cu[base + j]
         c[0] = c[n] if periodic else cl[base]
-        if m_pre > 0:
-            _diffuse(row, n, periodic, absorbing, alpha_pre, m_pre, flux)
-        cells = _whole_cells(c, n) if periodic or absorbing else 0
-        _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux)
-        if cells != 0:
-            _shift_row(row, n, cells, periodic, absorbing, slope)
-        if m_post > 0:
-            _diffuse(row, n, periodic, absorbing, alpha_post, m_post, flux)
+        _sweep_line(row, c, n, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post, m_post,
+                    slope, edge, dl, dr, flux)  # fmt: skip
         for j in range(n):
             x = row[j + 2]
-            p[base + j * stride] = x if x > 0.0 else 0.0
+            p[base + j] = x if x > 0.0 else 0.0
+
+
+@numba.njit(cache=True)
+def _sweep_strided(p, cu, cl, n, stride, periodic, absorbing, ppm, alpha_pre, m_pre,
+                   alpha_post, m_post):  # fmt: skip
+    """:func:`_sweep_kernel` along a strided axis: ``_GROUP`` neighbouring lines are gathered
+    and scattered together, so each cache line of ``p`` and ``cu`` is read once for all of
+    them (with a power-of-two stride the cells of one line share a few cache sets, and a line
+    at a time thrashes them)."""
+    rows = np.empty((_GROUP, n))
+    cs = np.empty((_GROUP, n))
+    row = np.empty(n + 4)
+    c = np.empty(n + 1)
+    slope = np.empty(n + 2)
+    edge = np.empty(n + 1)
+    dl = np.empty(n)
+    dr = np.empty(n)
+    flux = np.empty(n + 1)
+    block = stride * n
+    lines = p.shape[0] // n
+    b = 0
+    while b < lines:
+        m = min(_GROUP, stride - b % stride)  # neighbours: one block, consecutive addresses
+        base = (b // stride) * block + b % stride
+        for j in range(n):
+            for line in range(m):
+                rows[line, j] = p[base + line + j * stride]
+                cs[line, j] = cu[base + line + j * stride]
+        for line in range(m):
+            for j in range(n):
+                row[j + 2] = rows[line, j]
+                c[j + 1] = cs[line, j]
+            c[0] = c[n] if periodic else cl[base + line]
+            _sweep_line(row, c, n, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post,
+                        m_post, slope, edge, dl, dr, flux)  # fmt: skip
+            for j in range(n):
+                rows[line, j] = row[j + 2]
+        for j in range(n):
+            for line in range(m):
+                x = rows[line, j]
+                p[base + line + j * stride] = x if x > 0.0 else 0.0
+        b += m
 
 
 # ---------------------------------------------------------------------------------------------
