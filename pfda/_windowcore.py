@@ -39,53 +39,64 @@ TINY_WEIGHT = 1e-250
 @numba.njit(cache=True)
 def _axis_faces(vel_up, vel_lo, k, n, stride, h, periodic, absorbing, a, g, a_lo, g_lo):
     """``a = v/h`` and ``g = d_k v_k`` of the upper faces along axis ``k`` and of the lower
-    outer face (``a_lo``, ``g_lo`` at the first cell of each line), as ``_Faces`` builds them."""
+    outer face (``a_lo``, ``g_lo`` at the first cell of each line), as ``_Faces`` builds them.
+    The cells are visited in memory order (the innermost loop runs over the ``stride``
+    neighbouring lines), so a strided axis reads whole cache lines."""
     total = a.shape[0]
     block = stride * n
-    for b in range(total // n):
-        base = (b // stride) * block + b % stride
-        lo = vel_lo[k, base] if absorbing else 0.0
+    v = vel_up[k]
+    for ob in range(0, total, block):
         for j in range(n):
-            i = base + j * stride
+            row = ob + j * stride
             if periodic:
-                up = vel_up[k, base + ((j + 1) % n) * stride]
-                down = vel_up[k, base + ((j - 1) % n) * stride]
-                g[i] = (up - down) / (2 * h)
+                up = ob + ((j + 1) % n) * stride
+                down = ob + ((j - 1) % n) * stride
+                for r in range(stride):
+                    g[row + r] = (v[up + r] - v[down + r]) / (2 * h)
             elif absorbing:  # the gradient of [lo, v_0, ..., v_{n-1}] at v_j
-                below = vel_up[k, i - stride] if j > 0 else lo
-                if j == n - 1:
-                    g[i] = (vel_up[k, i] - below) / h
-                else:
-                    g[i] = (vel_up[k, i + stride] - below) / (2 * h)
+                for r in range(stride):
+                    below = v[row + r - stride] if j > 0 else vel_lo[k, ob + r]
+                    if j == n - 1:
+                        g[row + r] = (v[row + r] - below) / h
+                    else:
+                        g[row + r] = (v[row + r + stride] - below) / (2 * h)
             elif n == 1:
-                g[i] = 0.0
+                for r in range(stride):
+                    g[row + r] = 0.0
             elif j == 0:
-                g[i] = (vel_up[k, i + stride] - vel_up[k, i]) / h
+                for r in range(stride):
+                    g[row + r] = (v[row + r + stride] - v[row + r]) / h
             elif j == n - 1:
-                g[i] = (vel_up[k, i] - vel_up[k, i - stride]) / h
+                for r in range(stride):
+                    g[row + r] = (v[row + r] - v[row + r - stride]) / h
             else:
-                g[i] = (vel_up[k, i + stride] - vel_up[k, i - stride]) / (2 * h)
-            a[i] = vel_up[k, i] / h
-        glo = (vel_up[k, base] - lo) / h if absorbing else 0.0
-        alo = lo / h
-        last = base + (n - 1) * stride
-        if periodic and n == 1:
-            a[base] = 0.0
-        elif absorbing:
-            a[last] = max(a[last], 0.0)
-            alo = min(alo, 0.0)
-        elif not periodic:
-            a[last] = 0.0
-            alo = 0.0
-        if periodic:
-            alo = a[last]
-            glo = g[last]
-        for j in range(n):
-            i = base + j * stride
-            if a[i] == 0.0:
-                g[i] = 0.0
-        a_lo[base] = alo
-        g_lo[base] = glo if alo != 0.0 else 0.0
+                for r in range(stride):
+                    g[row + r] = (v[row + r + stride] - v[row + r - stride]) / (2 * h)
+            for r in range(stride):
+                a[row + r] = v[row + r] / h
+    for ob in range(0, total, block):  # the ends of each line
+        for r in range(stride):
+            base = ob + r
+            last = base + (n - 1) * stride
+            lo = vel_lo[k, base] if absorbing else 0.0
+            glo = (v[base] - lo) / h if absorbing else 0.0
+            alo = lo / h
+            if periodic and n == 1:
+                a[base] = 0.0
+            elif absorbing:
+                a[last] = max(a[last], 0.0)
+                alo = min(alo, 0.0)
+            elif not periodic:
+                a[last] = 0.0
+                alo = 0.0
+            if periodic:
+                alo = a[last]
+                glo = g[last]
+            a_lo[base] = alo
+            g_lo[base] = glo if alo != 0.0 else 0.0
+    for i in range(total):
+        if a[i] == 0.0:
+            g[i] = 0.0
 
 
 @numba.njit(cache=True)
@@ -594,17 +605,27 @@ def make_interval_kernel():
         for k in range(d):
             shift_cells(vel_up[k], tmp, cells, strides, steps)
             frame[1, k] += steps[k]
+        last = d - 1
+        n = cells[last]
+        s = steps[last]
+        lo = min(max(0, -s), n)  # cells lo..hi-1 of a line were in the window before
+        hi = max(min(n, n - s), lo)
         ix = np.zeros(d, dtype=np.int64)
         x = np.empty(d)
         ok = True
-        for i in range(vel_up.shape[1]):
-            new = False
-            outer = False
-            for k in range(d):
+        for line in range(vel_up.shape[1] // n):  # along the last axis
+            new_line = False
+            outer_line = False
+            for k in range(last):
                 j = ix[k] + steps[k]
-                new = new or j < 0 or j >= cells[k]
-                outer = outer or (codes[k] == ABSORBING and ix[k] == 0)
-            if new or outer:
+                new_line = new_line or j < 0 or j >= cells[k]
+                outer_line = outer_line or (codes[k] == ABSORBING and ix[k] == 0)
+            for j in range(n):
+                new = new_line or j < lo or j >= hi
+                if not (new or outer_line or (j == 0 and codes[last] == ABSORBING)):
+                    continue
+                i = line * n + j
+                ix[last] = j
                 for k in range(d):
                     x[k] = frame[0, k] + (ix[k] + frame[1, k] + 0.5) * widths[k]
                 for k in range(d):
@@ -620,7 +641,7 @@ def make_interval_kernel():
                         vel_lo[k, i] = v
                         ok = ok and math.isfinite(v)
                     x[k] = xk
-            _advance(cells, ix)
+            _next_line(cells, ix)
         return ok, derive(widths, cells, strides, codes, vel_up, vel_lo, a, g, a_lo, g_lo)
 
     @numba.njit

@@ -836,3 +836,33 @@ def test_compiled_shift_moments_and_marginals(rng, cells):
         others = tuple(j for j in range(d) if j != k)
         np.testing.assert_allclose(marg[k, : cells[k]], p.reshape(cells).sum(axis=others),
                                    rtol=1e-13)  # fmt: skip
+
+
+@pytest.mark.parametrize("cells", [(9,), (6, 5), (1, 4), (3, 4, 5)])
+@pytest.mark.parametrize("boundary", ["periodic", "absorbing", "reflecting"])
+def test_compiled_faces_against_the_split_faces(rng, cells, boundary):
+    """The window kernel's ``a``, ``g`` (upper faces) and ``a_lo``, ``g_lo`` (lower outer
+    faces, at the first cell of each line) and positive step, from random face velocities,
+    against :class:`pfda.highres._Faces` (NumPy, line layout), every axis and boundary."""
+    from pfda import _windowcore as core
+    from pfda.highres import UNIFORM_COURANT, _Faces, _lines
+
+    d = len(cells)
+    grid = pfda.Grid(np.zeros(d), 1 + rng.random(d), list(cells), boundary=boundary)
+    vel_up = rng.normal(size=(d, grid.size))
+    vel_lo = rng.normal(size=(d, grid.size))
+    faces = _Faces(grid, vel_up, vel_lo)
+    taus = []
+    for k in range(d):
+        a, g, a_lo, g_lo = (np.full(grid.size, np.nan) for _ in range(4))
+        core._axis_faces(vel_up, vel_lo, k, cells[k], int(grid.strides[k]), grid.widths[k],
+                         grid.periodic[k], grid.absorbing[k], a, g, a_lo, g_lo)  # fmt: skip
+        want_a, want_g, want_alo, want_glo = faces.axes[k]
+        np.testing.assert_allclose(_lines(a, grid, k), want_a, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(_lines(g, grid, k), want_g, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(_lines(a_lo, grid, k)[:, 0], want_alo, rtol=1e-14, atol=0)
+        np.testing.assert_allclose(_lines(g_lo, grid, k)[:, 0], want_glo, rtol=1e-12, atol=1e-13)
+        taus.append(core._axis_positive_step(a, g, a_lo, g_lo, cells[k], int(grid.strides[k]),
+                                             grid.periodic[k], grid.absorbing[k],
+                                             UNIFORM_COURANT))  # fmt: skip
+    assert min(taus) == pytest.approx(faces.positive_step(), rel=1e-13)
