@@ -411,18 +411,17 @@ def _next_line(cells, ix):
 
 
 @numba.njit(cache=True)
-def shift_cells(p, tmp, cells, strides, steps):
-    """``p[i] <- p[i + steps]`` over the multi-index, zero where that leaves the array;
-    returns the mass that left. Line by line along the last (contiguous) axis: a line whose
-    source line is inside is one offset copy."""
+def shift_values(x, out, cells, strides, steps, fill):
+    """``out[i] = x[i + steps]`` over the multi-index, ``fill`` where that leaves the array.
+    Line by line along the last (contiguous) axis: a line whose source line is inside is one
+    offset copy."""
     d = len(cells)
     n = cells[d - 1]
     s = steps[d - 1]
     lo = min(max(0, -s), n)  # cells lo..hi-1 of a line have their source inside it
     hi = max(min(n, n - s), lo)
     ix = np.zeros(d, dtype=np.int64)
-    before = _total(p)
-    for line in range(p.shape[0] // n):
+    for line in range(x.shape[0] // n):
         base = line * n
         src = 0
         inside = True
@@ -432,15 +431,23 @@ def shift_cells(p, tmp, cells, strides, steps):
             src += j * strides[k]
         if inside:
             for j in range(lo):
-                tmp[base + j] = 0.0
+                out[base + j] = fill
             for j in range(lo, hi):
-                tmp[base + j] = p[src + j + s]
+                out[base + j] = x[src + j + s]
             for j in range(hi, n):
-                tmp[base + j] = 0.0
+                out[base + j] = fill
         else:
             for j in range(n):
-                tmp[base + j] = 0.0
+                out[base + j] = fill
         _next_line(cells, ix)
+
+
+@numba.njit(cache=True)
+def shift_cells(p, tmp, cells, strides, steps):
+    """``p[i] <- p[i + steps]`` over the multi-index, zero where that leaves the array;
+    returns the mass that left."""
+    before = _total(p)
+    shift_values(p, tmp, cells, strides, steps, 0.0)
     p[:] = tmp
     return max(before - _total(p), 0.0)
 
@@ -753,11 +760,34 @@ def make_interval_kernel():
             t = t_next
 
     @numba.njit
-    def loglik(h, p, y, chol, chol_inv, log_norm, cells, lower, widths, ll):
+    def loglik(h, p, y, chol, chol_inv, log_norm, cells, strides, lower, widths, ll, hx, seen):
         """``log g(y | x_i)`` of a Gaussian observation of a Numba point ``h`` at the centres of
-        the cells with mass (``-inf`` elsewhere); returns ``(largest value, status)``."""
+        the cells with mass (``-inf`` elsewhere); returns ``(largest value, status)``.
+
+        ``hx[:, i]`` keeps ``h`` at the centre of cell ``i`` of the box ``seen`` (``seen[0]``
+        its lower corner, ``seen[1]`` its widths; ``nan`` where not evaluated). Where the
+        window has only moved by whole cells since, the values move with the cells and ``h``
+        is evaluated only on the cells new to it (the pendulum's window moves in most
+        intervals, and its ``h`` costs a sine)."""
         d = len(cells)
         q = y.shape[0]
+        steps = np.zeros(d, dtype=np.int64)
+        same = True
+        for k in range(d):
+            moved = (lower[k] - seen[0, k]) / widths[k]
+            same = same and widths[k] == seen[1, k] and abs(moved) < 1e9
+            if same:
+                steps[k] = np.int64(np.rint(moved))
+                same = abs(moved - steps[k]) <= 1e-6
+        if not same:
+            hx[:, :] = np.nan
+        elif np.any(steps != 0):
+            for a in range(q):
+                shift_values(hx[a], ll, cells, strides, steps, np.nan)
+                hx[a, :] = ll
+        for k in range(d):
+            seen[0, k] = lower[k]
+            seen[1, k] = widths[k]
         ix = np.zeros(d, dtype=np.int64)
         x = np.empty(d)
         r = np.empty(q)
@@ -765,11 +795,14 @@ def make_interval_kernel():
         for i in range(p.shape[0]):
             ll[i] = -math.inf
             if p[i] > 0.0:
-                for k in range(d):
-                    x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
-                hx = h(x)
+                if math.isnan(hx[0, i]):
+                    for k in range(d):
+                        x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
+                    value = h(x)
+                    for a in range(q):
+                        hx[a, i] = value[a]
                 for a in range(q):
-                    r[a] = y[a] - hx[a]
+                    r[a] = y[a] - hx[a, i]
                 if q == 1:
                     z = r[0] / chol[0, 0]
                     d2 = z * z
@@ -822,7 +855,7 @@ def make_interval_kernel():
     @numba.njit
     def run(f, h, times, ys, k, t, adapt_first, k_stop, p, cells, strides, lower, widths, codes,
             ppm, diffusion, dt_max, dom_lower, dom_upper, dom_codes, half_width, tail, ratio,
-            slack, min_width, chol, chol_inv, log_norm, work, info, out_p, out_lower,
+            slack, min_width, chol, chol_inv, log_norm, work, info, hx, seen, out_p, out_lower,
             out_widths, out_codes, out_mean, out_cov, out_incr, out_lost, out_best,
             out_remaps):  # fmt: skip
         """Filter ``ys[k:k_stop]``: each interval, then the update, moments and records;
@@ -838,17 +871,16 @@ def make_interval_kernel():
                                  info)  # fmt: skip
             if status != DONE:
                 return k, t, status
-            best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, lower, widths, ll)
+            best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, strides, lower,
+                                  widths, ll, hx, seen)  # fmt: skip
             if status != DONE:
                 return k, t, status
-            prior_total = 0.0
-            for i in range(p.shape[0]):
-                prior_total += p[i]
+            prior_total = _total(p)
             top = zoom(p, ll, best, w, cells, lower, widths, codes, dom_lower, dom_upper, dom_codes,
                        half_width, tail, ratio, slack, min_width, tmp, info)  # fmt: skip
             if math.isnan(top):  # the window moved: the likelihood on its cells
-                best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, lower,
-                                      widths, ll)  # fmt: skip
+                best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, strides,
+                                      lower, widths, ll, hx, seen)  # fmt: skip
             out_lost[k] = info[0]
             info[0] = 0.0
             out_remaps[k] = int(info[5])

@@ -736,6 +736,8 @@ class WindowFilter:
         best = np.full(times.size, -np.inf)
         kernel = core.run_kernel()
         K = times.size
+        hx = np.full((q, self.grid.size), np.nan)  # h on the window's cells
+        seen = np.zeros((2, self.grid.ndim))  # and the box it was evaluated on
         chunk = K if not self._show_progress(K) else max(1, K // 100)
         bar = self._bar(K)
         k, t, adapt_first = 0, float(t0), False
@@ -746,8 +748,8 @@ class WindowFilter:
                 self.sde.drift, obs.h, times, ys, k, t, adapt_first, stop, p, *state.consts[:2],
                 state.lower, state.widths, state.codes, *state.consts[2:], self.half_width,
                 self.tail, self.remap_ratio, self._slack, self.min_width, chol, chol_inv,
-                factor.log_norm, state.work, state.info, probs, lowers, widths, codes, means,
-                covs, incr, lost, best, remaps,
+                factor.log_norm, state.work, state.info, hx, seen, probs, lowers, widths, codes,
+                means, covs, incr, lost, best, remaps,
             )  # fmt: skip
             if bar is not None:
                 bar.update(k_new - k)
