@@ -55,7 +55,7 @@ FULL = {
     "pend_split_cells": (32, 48, 64, 96, 128, 192),
     "pend_reference_cells": 384,
     "pend_other_schemes": (64,),
-    "pend_window_cells": (24, 32, 40, 48, 64),
+    "pend_window_cells": (24, 32, 40, 48, 56, 64),
     "pend_particles": (100, 300, 1000, 3000, 10000, 30000),
     "pend_pf_substeps": 2,
     "seeds": 5,

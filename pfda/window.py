@@ -57,7 +57,14 @@ Compiled path
     each interval (steps, shifts, remaps) in one compiled call; if the observation is a
     :class:`~pfda.GaussianObservation` of a Numba point ``h``, the zoom, the update and the
     moments run there too, and the whole filter is one loop. The Python loop here is its plain
-    twin: every decision and expression is the same, and the tests compare the two.
+    twin: every decision is the same, and the tests compare the two. The compiled path skips
+    work the twin repeats: after a shift by whole cells it moves the face velocities and the
+    values of ``h`` with the cells and evaluates the drift and ``h`` only on the cells new to
+    the window (the faces at centres counted from the box of their last whole evaluation, so
+    a line of one velocity stays one to the bit), and it weighs the update with one
+    exponential per cell, ``p exp(log g - max log g)`` (in logs only where that underflows).
+    The two agree to round-off until a decision at a threshold goes one way in one and the
+    other way in the other.
 """
 
 from __future__ import annotations
