@@ -568,9 +568,7 @@ def bayes(p, ll, best, w, prior_total, top):
         top = weigh(p, ll, best, w)
     if not top > -math.inf:
         return math.nan, NO_SUPPORT
-    total = 0.0
-    for i in range(p.shape[0]):
-        total += w[i]
+    total = _total(w)
     for i in range(p.shape[0]):
         p[i] = w[i] / total
     return top + math.log(total) - math.log(prior_total), DONE
@@ -623,29 +621,24 @@ def make_interval_kernel():
         ``frame[1]`` the cells moved since), so they are the numbers a whole evaluation of
         that box would give, and a line of one velocity stays one to the last bit."""
         d = len(cells)
-        for k in range(d):
-            shift_cells(vel_up[k], tmp, cells, strides, steps)
+        for k in range(d):  # nan marks the faces new to the window
+            shift_values(vel_up[k], tmp, cells, strides, steps, np.nan)
+            vel_up[k, :] = tmp
             frame[1, k] += steps[k]
         last = d - 1
         n = cells[last]
-        s = steps[last]
-        lo = min(max(0, -s), n)  # cells lo..hi-1 of a line were in the window before
-        hi = max(min(n, n - s), lo)
         ix = np.zeros(d, dtype=np.int64)
         x = np.empty(d)
         ok = True
         for line in range(vel_up.shape[1] // n):  # along the last axis
-            new_line = False
             outer_line = False
             for k in range(last):
-                j = ix[k] + steps[k]
-                new_line = new_line or j < 0 or j >= cells[k]
                 outer_line = outer_line or (codes[k] == ABSORBING and ix[k] == 0)
             for j in range(n):
-                new = new_line or j < lo or j >= hi
+                i = line * n + j
+                new = math.isnan(vel_up[0, i])
                 if not (new or outer_line or (j == 0 and codes[last] == ABSORBING)):
                     continue
-                i = line * n + j
                 ix[last] = j
                 for k in range(d):
                     x[k] = frame[0, k] + (ix[k] + frame[1, k] + 0.5) * widths[k]
@@ -881,6 +874,8 @@ def make_interval_kernel():
             if math.isnan(top):  # the window moved: the likelihood on its cells
                 best, status = loglik(h, p, ys[k], chol, chol_inv, log_norm, cells, strides,
                                       lower, widths, ll, hx, seen)  # fmt: skip
+                if status != DONE:
+                    return k, t, status
             out_lost[k] = info[0]
             info[0] = 0.0
             out_remaps[k] = int(info[5])

@@ -19,9 +19,9 @@ Target
 Moves (after every propagation step, and before and after every Bayes update)
     *shift*: while every cell width is within a factor ``rho`` (``remap_ratio``, default 1.25)
     of its target ``W_k / n_k``, the box moves by whole cells once its centre is off the
-    target's by more than a twentieth of the window (a shift re-evaluates the drift on the
-    faces, so it waits). A shift relabels cells: it is exact; the mass of the cells that leave
-    the box is dropped and counted.
+    target's by more than a twentieth of the window (a shift re-derives the face velocities
+    and their Courant numbers, so it waits). A shift relabels cells: it is exact; the mass of
+    the cells that leave the box is dropped and counted.
     *remap*: when some width is off by more than ``rho``, the box takes its target widths on
     those axes (whole-cell moves on the others) and the cell masses are carried over by the
     conservative, positive, second-order remap of :mod:`pfda.remap`. Each remap smooths the
