@@ -24,13 +24,14 @@ from .diagnostics import (
     mean,
     total_variation,
 )
-from .filter import Filter, FilterResult, predict, update
+from .filter import Filter, predict, update
 from .grid import Grid
+from .meshes import Fixed, Window
 from .models import SDE, GaussianObservation, Observation
 from .priors import discretize, gaussian
 from .propagation import SCHEMES, Propagator, propagate, stationary
+from .results import FilterResult, load
 from .solvers import available_solvers, get_solver, register_solver
-from .window import WindowFilter, WindowResult
 
 __version__ = "0.1.0"
 
@@ -53,8 +54,9 @@ __all__ = [
     "available_solvers",
     "Filter",
     "FilterResult",
-    "WindowFilter",
-    "WindowResult",
+    "Fixed",
+    "Window",
+    "load",
     "predict",
     "update",
     "mean",

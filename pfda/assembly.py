@@ -15,15 +15,15 @@ generates a Markov semigroup, the discrete Perron--Frobenius operator. The expli
 Two implementations build the same matrix:
 
 * ``method="numba"`` (default): the drift is evaluated at the face centres (inside a kernel from
-  :func:`make_face_velocity_kernel` when it is a Numba point function, vectorised otherwise);
+  :func:`face_velocity_kernel` when it is a Numba point function, vectorised otherwise);
   one kernel computes the rates of every face once; a count pass and a fill pass then write the
   CSR arrays row by row. A row's columns come out sorted without sorting (lower neighbours from
   axis 0, the diagonal, upper neighbours from the last axis); only rows that wrap around a
   periodic axis are sorted, merging the neighbour an axis of two cells meets twice. Grids of at
   least ``_PARALLEL_MIN_CELLS`` cells use the threaded kernels. The grid's shape, strides and
   boundary flags reach the kernels as tuples, so each is compiled per dimension with its axis
-  loops unrolled (about twice as fast as looping over arrays of runtime length). All kernels but
-  the drift evaluation (compiled once per drift function) are cached on disk.
+  loops unrolled (about twice as fast as looping over arrays of runtime length). Every kernel is cached
+  on disk: a Numba point drift reaches them as a first-class function (:mod:`pfda.compiled`).
 * ``method="numpy"``: vectorised NumPy rates and a SciPy COO assembly, the plain reference.
 """
 
@@ -46,7 +46,8 @@ __all__ = [
     "cfl_limit",
     "face_velocities",
     "generator",
-    "make_face_velocity_kernel",
+    "face_velocity_kernel",
+    "face_velocity_serial",
 ]
 
 FLUXES = ("auto", "upwind", "sg")
@@ -64,7 +65,7 @@ def _unravel(i, cells, strides, ix):
 
 
 @numba.njit(inline="always")
-def _advance(cells, ix):
+def advance_index(cells, ix):
     """Step the multi-index ``ix`` to the next cell in C order (no division)."""
     k = len(cells) - 1
     ix[k] += 1
@@ -77,77 +78,67 @@ def _advance(cells, ix):
 # ---------------------------------------------------------------------------------------------
 # drift at the faces
 # ---------------------------------------------------------------------------------------------
-def make_face_velocity_kernel(time_dependent: bool, parallel: bool = True):
-    """Build a Numba kernel evaluating a point drift ``f`` at every face centre.
+@numba.njit(inline="always")
+def _velocity_chunk(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo, lo, hi):
+    """Faces of cells ``lo .. hi-1``; returns whether every value was finite."""
+    d = len(cells)
+    x = np.empty(d)  # one face centre, reused by the whole chunk
+    v = np.empty(d)
+    ix = np.empty(d, dtype=np.int64)
+    finite = True
+    _unravel(lo, cells, strides, ix)
+    for i in range(lo, hi):
+        for k in range(d):
+            x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
+        for k in range(d):
+            xk = x[k]
+            x[k] = xk + 0.5 * widths[k]
+            f(x.ctypes, t, v.ctypes)
+            vel_up[k, i] = v[k]
+            finite = finite and np.isfinite(v[k])
+            if absorbing[k] and ix[k] == 0:
+                x[k] = xk - 0.5 * widths[k]
+                f(x.ctypes, t, v.ctypes)
+                vel_lo[k, i] = v[k]
+                finite = finite and np.isfinite(v[k])
+            x[k] = xk
+        advance_index(cells, ix)
+    return finite
 
-    ``kernel(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo)`` fills
-    ``vel_up[k, i]`` with ``f_k`` at the centre of the upper face of cell ``i`` along axis ``k``
-    and ``vel_lo[k, i]`` with ``f_k`` at the lower face of the first cell of an absorbing axis
-    (``lower``, ``widths``: arrays; ``cells``, ``strides``, ``absorbing``: tuples of ``d`` ints
-    or bools). It returns ``False`` if a value was not finite. A drift returning a tuple of
-    ``d`` floats costs no heap allocation per face.
+
+@numba.njit(parallel=True, cache=True)
+def face_velocity_kernel(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo):
+    """A point drift ``f`` (:data:`pfda.compiled.POINT`) at every face centre.
+
+    Fills ``vel_up[k, i]`` with ``f_k`` at the centre of the upper face of cell ``i`` along axis
+    ``k`` and ``vel_lo[k, i]`` with ``f_k`` at the lower face of the first cell of an absorbing
+    axis (``lower``, ``widths``: arrays; ``cells``, ``strides``, ``absorbing``: tuples of ``d``
+    ints or bools). Returns ``False`` if a value was not finite.
     """
-    if time_dependent:
-
-        @numba.njit(inline="always")
-        def call(f, x, t):
-            return f(x, t)
-    else:
-
-        @numba.njit(inline="always")
-        def call(f, x, t):
-            return f(x)
-
-    @numba.njit(parallel=parallel)
-    def kernel(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo):
-        d = len(cells)
-        n_total = vel_up.shape[1]
-        n_chunks = min(n_total, _CHUNKS)
-        finite = np.ones(n_chunks, dtype=np.bool_)
-        for c in prange(n_chunks):
-            x = np.empty(d)  # one face centre, reused by the whole chunk
-            ix = np.empty(d, dtype=np.int64)
-            start = c * n_total // n_chunks
-            _unravel(start, cells, strides, ix)
-            for i in range(start, (c + 1) * n_total // n_chunks):
-                for k in range(d):
-                    x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
-                for k in range(d):
-                    xk = x[k]
-                    x[k] = xk + 0.5 * widths[k]
-                    v = call(f, x, t)[k]
-                    vel_up[k, i] = v
-                    if not np.isfinite(v):
-                        finite[c] = False
-                    if absorbing[k] and ix[k] == 0:
-                        x[k] = xk - 0.5 * widths[k]
-                        v = call(f, x, t)[k]
-                        vel_lo[k, i] = v
-                        if not np.isfinite(v):
-                            finite[c] = False
-                    x[k] = xk
-                _advance(cells, ix)
-        return np.all(finite)
-
-    return kernel
+    n_total = vel_up.shape[1]
+    n_chunks = min(n_total, _CHUNKS)
+    finite = np.ones(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        finite[c] = _velocity_chunk(f, t, lower, widths, cells, strides, absorbing, vel_up,
+                                    vel_lo, c * n_total // n_chunks,
+                                    (c + 1) * n_total // n_chunks)  # fmt: skip
+    return np.all(finite)
 
 
-_VELOCITY_KERNELS: dict[tuple[bool, bool], object] = {}
+@numba.njit(cache=True)
+def face_velocity_serial(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo):
+    """:func:`face_velocity_kernel` on one thread (small grids, and inside other kernels)."""
+    return _velocity_chunk(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo, 0,
+                           vel_up.shape[1])  # fmt: skip
 
 
-def _face_velocities_fused(
-    grid: Grid, sde: SDE, t: float, parallel: bool, vel_up: np.ndarray | None = None
-):
-    key = (sde.time_dependent, parallel)
-    kernel = _VELOCITY_KERNELS.get(key)
-    if kernel is None:
-        kernel = _VELOCITY_KERNELS[key] = make_face_velocity_kernel(*key)
+def _face_velocities_fused(grid: Grid, sde: SDE, t: float, parallel: bool):
+    kernel = face_velocity_kernel if parallel else face_velocity_serial
     d, n = grid.ndim, grid.size
-    if vel_up is None:
-        vel_up = np.empty((d, n))
+    vel_up = np.empty((d, n))
     vel_lo = np.zeros((d, n if any(grid.absorbing) else 1))
     finite = kernel(
-        sde.drift,
+        sde.point_drift(d),
         float(t),
         grid.lower,
         grid.widths,
@@ -415,7 +406,7 @@ def _count_chunk(lo, hi, fwd, bwd, lo_out, cells, strides, periodic, absorbing, 
         if wraps:
             m = _row(i, ix, fwd, bwd, lo_out, cells, strides, periodic, absorbing, cols, vals)
         counts[i] = m
-        _advance(cells, ix)
+        advance_index(cells, ix)
 
 
 @numba.njit(cache=True)
@@ -485,7 +476,7 @@ def _fill_chunk(
                         indices[a] = i + strides[k]
                         data[a] = val
                         a += 1
-        _advance(cells, ix)
+        advance_index(cells, ix)
 
 
 @numba.njit(parallel=True, cache=True)

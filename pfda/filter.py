@@ -1,5 +1,9 @@
 """The grid-based Bayesian filter: alternate Perron--Frobenius prediction and Bayes update.
 
+One filter for every mesh (:mod:`pfda.meshes`): a fixed grid, or a window that follows the
+posterior. One loop drives both through the walkers of :mod:`pfda.walkers`, the likelihood on
+the grid (:mod:`pfda.likelihood`) and the compiled update and moments (:mod:`pfda.kernels`).
+
 With ``p_{k-1}`` the posterior cell probabilities after observation ``k-1``:
 
 predict
@@ -20,18 +24,24 @@ import math
 import sys
 import time as _time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import diagnostics
 from ._warnings import PfdaWarning
+from .compiled import CompileClock
 from .grid import Grid
-from .models import SDE, Observation
+from .kernels import bayes, moments
+from .likelihood import GridLikelihood
+from .meshes import Fixed, Window, as_mesh
+from .models import SDE, GaussianObservation, Observation
 from .propagation import Propagator
+from .results import FilterResult
 from .solvers import LinearSolver
+from .walkers import FixedWalk, WindowWalk
 
 __all__ = ["Filter", "FilterResult", "predict", "update"]
+
+LOSS_WARNING = 1e-3
 
 
 def predict(
@@ -44,122 +54,61 @@ def predict(
     return q, float(max(p.sum() - q.sum(), 0.0))
 
 
-def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.ndarray, float]:
-    """Bayes update in log space; returns ``(posterior, log evidence increment)``.
+def bayes_update(p: np.ndarray, ll: np.ndarray, best: float, prior_total: float | None = None):
+    """Bayes' rule on ``p`` with the log-likelihoods ``ll`` (``-inf`` where ``p`` is 0) whose
+    largest value is ``best``; returns ``(posterior, log evidence increment)`` relative to the
+    mass ``prior_total`` (default ``p.sum()``). The compiled :func:`pfda.kernels.bayes`."""
+    post = np.array(p, dtype=float)
+    total = float(post.sum()) if prior_total is None else float(prior_total)
+    if not total > 0:
+        raise ValueError("the predicted density has no mass left on the grid: widen the grid")
+    incr, status = bayes(post, np.ascontiguousarray(ll, dtype=float), float(best),
+                         np.empty(post.size), total, math.nan)  # fmt: skip
+    if status != 0:
+        raise ValueError(
+            "the observation has zero likelihood at every cell with predicted mass: the grid is "
+            "too small or the model is wrong"
+        )
+    return post, float(incr)
 
-    Only the cells with predicted mass are weighed, by
-    :meth:`Observation.log_likelihood_on_grid <pfda.Observation.log_likelihood_on_grid>`.
+
+def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.ndarray, float]:
+    """Bayes update of ``p`` on ``grid`` by the observation ``y``; returns ``(posterior, log
+    evidence increment)``. Only the cells with predicted mass are weighed.
 
     Raises
     ------
     ValueError
         If ``y`` has zero likelihood at every cell that holds predicted mass.
     """
-    p = np.asarray(p, dtype=float)
-    mask = p > 0
-    if mask.all():
-        mask = None  # every cell holds mass: no selection needed
-        p_masked = p
-    elif not mask.any():
+    p = np.ascontiguousarray(p, dtype=float)
+    if not (p > 0).any():
         raise ValueError("the predicted density has no mass left on the grid: widen the grid")
-    else:
-        p_masked = p[mask]
-    loglik = observation.log_likelihood_on_grid(y, grid, mask)
-    log_w = np.log(p_masked)
-    log_w += loglik
-    top = float(log_w.max())
-    if not math.isfinite(top):
+    ll, best = GridLikelihood(observation, grid.ndim)(y, grid, p)
+    _warn_support(observation, y, best)
+    return bayes_update(p, ll, best)
+
+
+def _warn_support(observation: Observation, y, best: float) -> None:
+    if not math.isfinite(best):
         raise ValueError(
             f"observation y={np.asarray(y).tolist()} has zero likelihood at every cell with "
             "predicted mass: the grid is too small or the model is wrong"
         )
-    message = observation.support_warning(y, float(loglik.max()))
+    message = observation.support_warning(y, best)
     if message:
-        warnings.warn(message, PfdaWarning, stacklevel=3)
-    w = log_w
-    w -= top
-    np.exp(w, out=w)
-    total = float(w.sum())
-    w /= total
-    if mask is None:
-        post = w
-    else:
-        post = np.zeros_like(p)
-        post[mask] = w
-    log_increment = top + math.log(total) - math.log(p.sum())
-    return post, float(log_increment)
-
-
-class _Series:
-    """What every filter result derives from its ``mean``, ``cov`` and evidence increments."""
-
-    @property
-    def log_evidence(self) -> float:
-        """``log p(y_{1:K})``, the sum of the increments."""
-        return float(np.sum(self.log_evidence_increments))
-
-    @property
-    def std(self) -> np.ndarray:
-        """Marginal posterior standard deviations ``(K, d)``."""
-        return np.sqrt(np.diagonal(self.cov, axis1=1, axis2=2))
-
-    def rmse(self, truth) -> float:
-        """Root-mean-square error of the posterior mean against a true path ``(K, d)``."""
-        truth = np.asarray(truth, dtype=float).reshape(self.mean.shape)
-        return float(np.sqrt(np.mean(np.sum((self.mean - truth) ** 2, axis=1))))
-
-
-@dataclass(frozen=True)
-class FilterResult(_Series):
-    """Output of :meth:`Filter.run`; every time series has a leading time axis of length ``K``.
-
-    Attributes
-    ----------
-    grid : Grid
-    times : ndarray (K,)
-    probabilities : ndarray (K, N)
-        Posterior cell probabilities after each update.
-    mean : ndarray (K, d)
-    cov : ndarray (K, d, d)
-    log_evidence_increments : ndarray (K,)
-        ``log p(y_k | y_{1:k-1})``.
-    mass_lost : ndarray (K,)
-        Predicted mass that left the grid through absorbing boundaries before each update.
-    wall_time : float
-        Seconds spent in :meth:`Filter.run`.
-    """
-
-    grid: Grid
-    times: np.ndarray
-    probabilities: np.ndarray
-    mean: np.ndarray
-    cov: np.ndarray
-    log_evidence_increments: np.ndarray
-    mass_lost: np.ndarray
-    wall_time: float = field(default=0.0)
-
-    def marginal(self, k: int, axes) -> np.ndarray:
-        """Marginal cell probabilities of step ``k`` on ``axes``."""
-        return diagnostics.marginal(self.grid, self.probabilities[k], axes)
-
-    def map_estimate(self) -> np.ndarray:
-        """Centre of the most probable cell at every step, ``(K, d)``."""
-        return diagnostics.map_estimate(self.grid, self.probabilities)
-
-    def credible_interval(self, k: int, axis: int = 0, level: float = 0.95):
-        return diagnostics.credible_interval(self.grid, self.probabilities[k], axis, level)
-
-    def entropy(self) -> np.ndarray:
-        """Differential entropy of the posterior at every step, ``(K,)``."""
-        return diagnostics.entropy(self.grid, self.probabilities)
+        warnings.warn(message, PfdaWarning, stacklevel=4)
 
 
 class Filter:
-    """Full-density Bayesian filter on a grid.
+    """Full-density Bayesian filter on a grid, fixed or moving with the posterior.
 
     Parameters
     ----------
     grid : Grid
+        The grid (``mesh="fixed"``), or the domain a window moves in: its box bounds the window
+        on non-periodic axes, its boundaries hold where the window reaches them, and
+        ``grid.cells`` is the window's shape.
     sde : SDE
     observation : Observation
     scheme : {"implicit", "explicit", "crank-nicolson", "exponential", "split-ppm", "split-mc"}
@@ -172,6 +121,9 @@ class Filter:
     dt : float, optional
         Largest time step; by default the CFL limit (explicit), the positivity limit (split)
         or the observation interval.
+    mesh : {"fixed", "window"}, Fixed or Window
+        Where the grid lies: fixed, or a window that follows the posterior
+        (:class:`pfda.Window`, whose parameters set how).
     flux : {"auto", "upwind", "sg"}
     solver_options : dict, optional
         Keyword options of the solver.
@@ -188,6 +140,10 @@ class Filter:
     ...                                       times=[0.5, 1.0], ys=[[0.3], [0.1]])
     >>> res.mean.shape, res.cov.shape
     ((2, 1), (2, 1, 1))
+    >>> win = pfda.Filter(grid, sde, obs, scheme="split-ppm", mesh=pfda.Window())
+    >>> res = win.run(lambda g: pfda.gaussian(g, [0.0], [[1.0]]), [0.5, 1.0], [[0.3], [0.1]])
+    >>> bool(res.widths[-1, 0] * 200 < 8.0)  # the window hugs the posterior
+    True
     """
 
     def __init__(
@@ -199,6 +155,7 @@ class Filter:
         solver: str | LinearSolver = "splu",
         dt: float | None = None,
         *,
+        mesh: str | Fixed | Window = "fixed",
         flux: str = "auto",
         solver_options: dict | None = None,
         progress: bool | None = None,
@@ -215,6 +172,14 @@ class Filter:
         self.grid = grid
         self.sde = sde
         self.observation = observation
+        self.mesh = as_mesh(mesh)
+        centre = 0.5 * (np.asarray(grid.lower) + np.asarray(grid.upper))
+        sde.check(centre)  # a Numba point drift: d finite values at a point of the box
+        if isinstance(observation, GaussianObservation) and observation.jitted:
+            observation.outputs(centre)
+        self.solver, self.dt, self.flux = solver, dt, flux
+        self.solver_options = solver_options
+        # one validation of the scheme, the step and the solver, on the filter's grid
         self.propagator = Propagator(
             grid, sde, scheme, solver, dt, flux=flux, solver_options=solver_options
         )
@@ -255,44 +220,81 @@ class Filter:
 
         Parameters
         ----------
-        prior : array (N,)
-            Cell probabilities at ``t0`` (e.g. :func:`pfda.gaussian`).
+        prior : callable or array (N,)
+            A function ``grid -> cell probabilities`` (e.g. ``lambda g: pfda.gaussian(g, m,
+            C)``), which the mesh evaluates on its own cells; on either mesh also the cell
+            probabilities on ``grid``.
         times : array (K,)
             Strictly increasing observation times, ``times[0] >= t0``.
         ys : array (K, p) or (K,)
         t0 : float
         """
-        start = _time.perf_counter()
-        p = self.grid.check_probabilities(prior, "prior")
-        p = p / p.sum()
         times, ys = self._check_series(times, ys, float(t0))
-        K = times.size
-        probs = np.empty((K, self.grid.size))
-        incr = np.empty(K)
-        lost = np.empty(K)
-        t_prev = float(t0)
-        for k in self._progress_range(K):
-            q, lost[k] = predict(p, self.propagator, t_prev, float(times[k]))
-            p, incr[k] = update(q, ys[k], self.observation, self.grid)
-            probs[k] = p
-            t_prev = float(times[k])
-        return FilterResult(
-            grid=self.grid,
-            times=times,
-            probabilities=probs,
-            mean=diagnostics.mean(self.grid, probs),
-            cov=diagnostics.covariance(self.grid, probs),
-            log_evidence_increments=incr,
-            mass_lost=lost,
-            wall_time=_time.perf_counter() - start,
-        )
+        with CompileClock("the filter's kernels") as clock:
+            start = _time.perf_counter()
+            result = self._run(prior, times, ys, float(t0))
+            elapsed = _time.perf_counter() - start
+        return FilterResult(**result, wall_time=max(elapsed - clock.seconds, 0.0),
+                            compile_time=clock.seconds)  # fmt: skip
 
-    def _progress_range(self, K: int):
+    def _run(self, prior, times: np.ndarray, ys: np.ndarray, t0: float) -> dict:
+        """The one loop: propagate, zoom (a window), update, record."""
+        window = isinstance(self.mesh, Window)
+        walk = WindowWalk(self, self.mesh, prior) if window else FixedWalk(self, prior)
+        likelihood = GridLikelihood(self.observation, self.grid.ndim)
+        K, d, N = times.size, self.grid.ndim, self.grid.size
+        cells = walk.domain.shape
+        out = {
+            "probabilities": np.empty((K, N)),
+            "mean": np.empty((K, d)),
+            "cov": np.empty((K, d, d)),
+            "log_evidence_increments": np.empty(K),
+            "mass_lost": np.zeros(K),
+            "remaps": np.zeros(K, dtype=np.int64),
+            "lower": np.empty((K, d)),
+            "widths": np.empty((K, d)),
+            "codes": np.empty((K, d)),
+        }
+        t = t0
+        bar = self._bar(K)
+        for k in range(K):
+            lost, remaps = walk.advance(t, float(times[k]), k > 0)
+            t = float(times[k])
+            prior_total = float(walk.p.sum())
+            ll, best = likelihood(ys[k], walk.grid, walk.p)
+            if walk.zoom(ll, best):
+                remaps += 1
+                ll, best = likelihood(ys[k], walk.grid, walk.p)
+            _warn_support(self.observation, ys[k], best)
+            walk.p, out["log_evidence_increments"][k] = bayes_update(walk.p, ll, best, prior_total)
+            box = walk.box
+            out["probabilities"][k] = walk.p
+            out["lower"][k], out["widths"][k], out["codes"][k] = box
+            moments(walk.p, cells, box[0], box[1], out["mean"][k], out["cov"][k])
+            out["mass_lost"][k], out["remaps"][k] = lost, remaps
+            if window and lost > LOSS_WARNING:
+                warnings.warn(
+                    f"the window lost {lost:.2g} of the mass before update {k}: increase "
+                    "half_width",
+                    PfdaWarning,
+                    stacklevel=3,
+                )
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        dom = walk.domain
+        wrap = dom.periodic
+        mean = out["mean"]
+        mean[:, wrap] = dom.lower[wrap] + np.mod(mean[:, wrap] - dom.lower[wrap], dom.length[wrap])
+        return dict(out, grid=self.grid, mesh=self.mesh.name, times=times)
+
+    def _bar(self, K: int):
         show = self.progress
         if show is None:
             show = K >= 50 and sys.stderr.isatty()
         if not show:
-            return range(K)
+            return None
         from tqdm.auto import tqdm
 
-        return tqdm(range(K), desc=f"pfda {self.scheme}", unit="obs", leave=False)
+        return tqdm(total=K, desc=f"pfda {self.mesh.name} {self.scheme}", unit="obs", leave=False)

@@ -117,7 +117,7 @@ class Grid:
         object.__setattr__(self, "boundary", bnd)
 
     @classmethod
-    def _trusted(cls, lower: np.ndarray, upper: np.ndarray, cells: tuple, boundary: tuple) -> Grid:
+    def trusted(cls, lower: np.ndarray, upper: np.ndarray, cells: tuple, boundary: tuple) -> Grid:
         """A grid from values already checked (float arrays, int tuple, boundary names): the
         constructor without its validation, for code that builds many grids (a moving window)."""
         grid = object.__new__(cls)

@@ -274,7 +274,7 @@ def positive_step(grid: Grid, sde: SDE, t: float = 0.0) -> float:
 # Numba sweep kernel
 # ---------------------------------------------------------------------------------------------
 @numba.njit(inline="always")
-def _mc(a, b):
+def mc_slope(a, b):
     """MC-limited slope from the backward difference ``a`` and the forward difference ``b``."""
     s = min(2.0 * abs(a), 0.5 * abs(a + b), 2.0 * abs(b))
     return math.copysign(s, a) if a * b > 0.0 else 0.0
@@ -329,7 +329,7 @@ def _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux):
         row[n + 3] = row[n + 1 - m1]
     if ppm:
         for j in range(n + 2):  # MC slopes of cells -1..n
-            slope[j] = _mc(row[j + 1] - row[j], row[j + 2] - row[j + 1])
+            slope[j] = mc_slope(row[j + 1] - row[j], row[j + 2] - row[j + 1])
         for f in range(n + 1):  # face values, face f between cells f - 1 and f
             edge[f] = 0.5 * (row[f + 1] + row[f + 2]) - (slope[f + 1] - slope[f]) / 6.0
         for j in range(n):
@@ -344,7 +344,7 @@ def _advect(row, c, n, periodic, ppm, slope, edge, dl, dr, flux):
             dr[j] = 0.0 if extremum else b_lim
     else:
         for j in range(n):
-            s = _mc(row[j + 2] - row[j + 1], row[j + 3] - row[j + 2])
+            s = mc_slope(row[j + 2] - row[j + 1], row[j + 3] - row[j + 2])
             dl[j] = -0.5 * s
             dr[j] = 0.5 * s
     for f in (0, n):  # the outer faces: their cells wrap round a periodic line
@@ -421,7 +421,7 @@ def _sweep_line(row, c, n, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_pos
 
 
 @numba.njit(cache=True)
-def _sweep_kernel(
+def sweep_kernel(
     p, cu, cl, n, stride, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post, m_post
 ):
     """Sweep every line along one axis (length ``n``, stride ``stride``) of ``p`` in place
@@ -437,7 +437,7 @@ def _sweep_kernel(
 @numba.njit(cache=True)
 def _sweep_contiguous(p, cu, cl, n, periodic, absorbing, ppm, alpha_pre, m_pre, alpha_post,
                       m_post):  # fmt: skip
-    """:func:`_sweep_kernel` along the last axis (its buffers are its own: no aliasing)."""
+    """:func:`sweep_kernel` along the last axis (its buffers are its own: no aliasing)."""
     row = np.empty(n + 4)
     c = np.empty(n + 1)
     slope = np.empty(n + 2)
@@ -460,7 +460,7 @@ def _sweep_contiguous(p, cu, cl, n, periodic, absorbing, ppm, alpha_pre, m_pre, 
 @numba.njit(cache=True)
 def _sweep_strided(p, cu, cl, n, stride, periodic, absorbing, ppm, alpha_pre, m_pre,
                    alpha_post, m_post):  # fmt: skip
-    """:func:`_sweep_kernel` along a strided axis: ``_GROUP`` neighbouring lines are gathered
+    """:func:`sweep_kernel` along a strided axis: ``_GROUP`` neighbouring lines are gathered
     and scattered together, so each cache line of ``p`` and ``cu`` is read once for all of
     them (with a power-of-two stride the cells of one line share a few cache sets, and a line
     at a time thrashes them)."""
@@ -594,7 +594,7 @@ def _shift_numpy(x: np.ndarray, s: int, periodic: bool, absorbing: bool) -> np.n
 
 
 def _sweep_numpy(p, grid, k, cu, cl, ppm, alpha_pre, m_pre, alpha_post, m_post):
-    """The twin of :func:`_sweep_kernel` for axis ``k``; returns the new flat ``p``."""
+    """The twin of :func:`sweep_kernel` for axis ``k``; returns the new flat ``p``."""
     x = _lines(p, grid, k)
     up = _lines(cu, grid, k)
     lo = up[:, -1] if grid.periodic[k] else _lines(cl, grid, k)[:, 0]
@@ -700,7 +700,7 @@ class SplitPropagator:
                 p, self.grid, k, cu[k], cl[k], ppm, alpha_pre, m_pre, alpha_post, m_post
             )
         grid = self.grid
-        _sweep_kernel(
+        sweep_kernel(
             p, cu[k], cl[k], int(grid.cells[k]), int(grid.strides[k]), bool(grid.periodic[k]),
             bool(grid.absorbing[k]), ppm, float(alpha_pre), int(m_pre), float(alpha_post),
             int(m_post),

@@ -22,11 +22,10 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numba.core.dispatcher import Dispatcher
 
-from .grid import Grid
+from .compiled import apply_points, check_point_function, point_function
 
 __all__ = ["SDE", "GaussianObservation", "Observation", "is_jitted"]
 
@@ -52,40 +51,6 @@ def _positional_arity(func) -> int | None:
         elif prm.kind == prm.VAR_POSITIONAL:
             return None
     return n
-
-
-@numba.njit(cache=False)
-def _apply_point(f, x):
-    d, m = x.shape
-    out = np.empty((d, m))
-    for j in range(m):
-        v = f(x[:, j].copy())  # an array or a tuple of d values
-        for k in range(d):
-            out[k, j] = v[k]
-    return out
-
-
-@numba.njit(cache=False)
-def _apply_point_t(f, x, t):
-    d, m = x.shape
-    out = np.empty((d, m))
-    for j in range(m):
-        v = f(x[:, j].copy(), t)
-        for k in range(d):
-            out[k, j] = v[k]
-    return out
-
-
-@numba.njit(cache=False)
-def _apply_point_rows(f, x, p):
-    """A point function with ``p`` outputs on every point of ``x`` (``(d, m)``): ``(p, m)``."""
-    m = x.shape[1]
-    out = np.empty((p, m))
-    for j in range(m):
-        v = f(x[:, j].copy())
-        for k in range(p):
-            out[k, j] = v[k]
-    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -179,15 +144,24 @@ class SDE:
             )
         return np.asarray(dif, dtype=float)
 
+    def check(self, point) -> None:
+        """Check a Numba point drift at one ``point`` of the box: ``d`` finite values."""
+        if self.jitted:
+            point = np.asarray(point, dtype=float)
+            check_point_function(self.drift, point, point.size, self.time_dependent, "drift")
+
+    def point_drift(self, ndim: int):
+        """The Numba point drift as a first-class function (:mod:`pfda.compiled`)."""
+        return point_function(self.drift, ndim, ndim, self.time_dependent)
+
     def drift_at(self, x: np.ndarray, t: float = 0.0) -> np.ndarray:
         """Evaluate the drift on a point set ``x`` of shape ``(d, m)``; validated ``(d, m)`` out."""
         x = np.ascontiguousarray(x, dtype=float)
         if self.jitted:
-            out = (
-                _apply_point_t(self.drift, x, float(t))
-                if self.time_dependent
-                else (_apply_point(self.drift, x))
-            )
+            out = np.empty(x.shape)
+            if x.shape[1]:
+                self.check(x[:, 0])
+                apply_points(self.point_drift(x.shape[0]), x, float(t), out)
         else:
             out = self.drift(x, t) if self.time_dependent else self.drift(x)
         return _check_field(out, x.shape, "drift")
@@ -276,28 +250,6 @@ class Observation:
             raise ValueError("log_likelihood returned NaN or +inf: check the observation model")
         return out
 
-    def log_likelihood_on_grid(self, y, grid: Grid, mask: np.ndarray | None = None) -> np.ndarray:
-        """``log g(y | x_i)`` at the centres ``x_i`` of the cells of ``grid`` selected by ``mask``.
-
-        This is what :func:`pfda.update` calls. It equals
-        ``log_likelihood(y, grid.centers[:, mask])``; a subclass may override it to reuse work
-        that depends on the grid alone.
-
-        Parameters
-        ----------
-        y : array (p,)
-            One observation.
-        grid : Grid
-        mask : bool array (N,), optional
-            The cells to evaluate; ``None`` means every cell.
-
-        Returns
-        -------
-        ndarray (m,)
-            One value per selected cell, in flat cell order.
-        """
-        return self.log_likelihood(y, grid.centers if mask is None else grid.centers[:, mask])
-
     def support_warning(self, y, max_log_likelihood: float) -> str | None:
         """A message when ``y`` is implausible at every point with mass, judged from the
         largest log-likelihood over those points; ``None`` otherwise."""
@@ -319,10 +271,9 @@ class GaussianObservation(Observation):
     h : callable
         Vectorised observation function ``h(x) -> (p, m)`` of a point set ``x`` (``(d, m)``),
         or a Numba ``@njit`` point function ``h(x) -> (p,)`` of one point (a tuple of ``p``
-        floats or an array), as for :class:`SDE` drifts; the compiled window filter
-        (:class:`pfda.WindowFilter`) then evaluates it inside its kernel. It must depend on
-        ``x`` alone: its values on a grid's cell centres are reused for every observation
-        filtered on that grid.
+        floats or an array), as for :class:`SDE` drifts, which the compiled kernels call. It
+        must depend on ``x`` alone: its values at a grid's cell centres are reused for every
+        observation filtered on that grid (:mod:`pfda.likelihood`).
     noise_cov : float, sequence, or array
         ``R``: a variance for every component, one variance per component, or a ``(p, p)``
         symmetric positive-definite matrix.
@@ -351,17 +302,9 @@ class GaussianObservation(Observation):
         super().__init__(self._gaussian_log_likelihood, dim=cov.shape[0] if cov.ndim else None)
         self.h = h
         self.noise_cov = cov
-        self._point_outputs: int | None = None  # p of a Numba point h, found on first use
-        # h is reused on a whole grid only if no subclass redefines how h(x) or g(y | x) is computed
-        self._reuses_h_on_grid = all(
-            getattr(type(self), name) is getattr(GaussianObservation, name)
-            for name in ("predict", "log_likelihood", "_whitened", "_gaussian_log_likelihood")
-        )
         # p -> _NoiseFactor, for the noise_cov they were computed from
         self._factors: dict[int, _NoiseFactor] = {}
         self._factors_cov = cov
-        # h on the centres of the last grid seen: (grid, h, _GridValues or None)
-        self._grid_values: tuple[Grid, Callable, _GridValues | None] | None = None
 
     def covariance(self, p: int) -> np.ndarray:
         """``R`` as a ``(p, p)`` matrix."""
@@ -376,7 +319,7 @@ class GaussianObservation(Observation):
             raise ValueError(f"noise_cov is {cov.shape} but y has {p} entries")
         return cov
 
-    def _factor(self, p: int) -> _NoiseFactor:
+    def noise_factor(self, p: int) -> _NoiseFactor:
         """The constants of ``R`` for observations of length ``p``, computed on first use."""
         if self._factors_cov is not self.noise_cov:  # noise_cov was replaced
             self._factors = {}
@@ -398,16 +341,30 @@ class GaussianObservation(Observation):
         """Whether ``h`` is a Numba point function."""
         return is_jitted(self.h)
 
+    def outputs(self, point) -> int:
+        """``p``, the number of values ``h`` returns, from one call at ``point`` (checked:
+        finite values, for a Numba point ``h``)."""
+        point = np.ascontiguousarray(point, dtype=float)
+        if not self.jitted:
+            return int(np.asarray(self.h(point[:, None])).reshape(-1).size)
+        value = np.asarray(self.h(point), dtype=float).reshape(-1)
+        check_point_function(self.h, point, value.size, False, "h")
+        return int(value.size)
+
+    def point_h(self, ndim: int, p: int):
+        """The Numba point ``h`` as a first-class function (:mod:`pfda.compiled`)."""
+        return point_function(self.h, ndim, p)
+
     def _h_points(self, x: np.ndarray):
         """``h`` on a point set ``(d, m)``, a point function applied point by point."""
         if not self.jitted:
             return self.h(x)
         x = np.ascontiguousarray(x, dtype=float)
-        if x.shape[1] == 0:
-            return np.empty((self._point_outputs or 0, 0))
-        if self._point_outputs is None:
-            self._point_outputs = len(self.h(x[:, 0].copy()))
-        return _apply_point_rows(self.h, x, self._point_outputs)
+        p = self.outputs(x[:, 0]) if x.shape[1] else 0
+        out = np.empty((p, x.shape[1]))
+        if x.shape[1]:
+            apply_points(self.point_h(x.shape[0], p), x, 0.0, out)
+        return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """``h(x)`` validated to shape ``(p, m)``."""
@@ -425,7 +382,7 @@ class GaussianObservation(Observation):
         hx = self.predict(x)
         if hx.shape[0] != y.shape[0]:
             raise ValueError(f"y has {y.shape[0]} entries but h(x) has {hx.shape[0]} rows")
-        chol = self._factor(y.shape[0]).chol
+        chol = self.noise_factor(y.shape[0]).chol
         z = (
             np.linalg.solve(chol, y[:, None] - hx)
             if y.shape[0] > 1
@@ -435,61 +392,14 @@ class GaussianObservation(Observation):
 
     def _gaussian_log_likelihood(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
         z, _ = self._whitened(y, x)
-        log_norm = self._factor(y.shape[0]).log_norm
+        log_norm = self.noise_factor(y.shape[0]).log_norm
         return -0.5 * np.sum(z * z, axis=0) - 0.5 * log_norm
-
-    def _values_on(self, grid: Grid) -> _GridValues | None:
-        """``h`` at every cell centre of ``grid``, evaluated once per grid.
-
-        ``None`` when ``h`` fails or returns the wrong shape there: every step then takes the
-        point-set path, which reports the problem if it concerns cells with mass.
-        """
-        cached = self._grid_values
-        if cached is not None and cached[0] is grid and cached[1] is self.h:
-            return cached[2]
-        values = None
-        centers = grid.centers
-        try:
-            # h may fail outside its domain at cells that never hold mass; then the point-set
-            # path judges each step by the cells with mass, as it always has
-            with np.errstate(divide="raise", over="raise", invalid="raise"):
-                hx = np.array(self._h_points(centers), dtype=float)  # a copy, made read-only
-        except Exception:
-            hx = None
-        if hx is not None and hx.ndim == 1 and hx.shape[0] == grid.size:
-            hx = hx[None, :]
-        if hx is not None and hx.ndim == 2 and hx.shape[1] == grid.size:
-            finite = np.all(np.isfinite(hx), axis=0)
-            values = _GridValues(hx, None if finite.all() else ~finite)
-        self._grid_values = (grid, self.h, values)
-        return values
-
-    def log_likelihood_on_grid(self, y, grid: Grid, mask: np.ndarray | None = None) -> np.ndarray:
-        y = self.check_y(y)
-        values = self._values_on(grid) if self._reuses_h_on_grid else None
-        if values is None or (
-            values.nonfinite is not None and (mask is None or values.nonfinite[mask].any())
-        ):
-            return super().log_likelihood_on_grid(y, grid, mask)
-        p = y.shape[0]
-        if values.hx.shape[0] != p:
-            raise ValueError(f"y has {p} entries but h(x) has {values.hx.shape[0]} rows")
-        factor = self._factor(p)
-        if p == 1:
-            hx = values.hx[0] if mask is None else values.hx[0, mask]
-            z = (y[0] - hx) / factor.chol[0, 0]
-            d2 = z * z
-        else:
-            whx = values.whitened(factor)
-            z = (factor.chol_inv @ y)[:, None] - (whx if mask is None else whx[:, mask])
-            d2 = np.sum(z * z, axis=0)
-        return -0.5 * d2 - 0.5 * factor.log_norm
 
     def support_warning(self, y, max_log_likelihood: float) -> str | None:
         # log g = -d2/2 - log det(2 pi R)/2, so the smallest Mahalanobis distance d2 over the
         # cells follows from the largest log-likelihood without evaluating h again
         p = np.size(y)
-        d2 = -2.0 * max_log_likelihood - self._factor(p).log_norm
+        d2 = -2.0 * max_log_likelihood - self.noise_factor(p).log_norm
         if d2 > 64.0:
             y = self.check_y(y)
             return (
@@ -508,22 +418,3 @@ class _NoiseFactor:
     chol: np.ndarray
     chol_inv: np.ndarray
     log_norm: float
-
-
-class _GridValues:
-    """``h`` at all cell centres of one grid (``(p, N)``), the cells where it is not finite
-    (``None`` if none), and ``L^{-1} h`` per noise factor."""
-
-    def __init__(self, hx: np.ndarray, nonfinite: np.ndarray | None) -> None:
-        hx.setflags(write=False)
-        self.hx = hx
-        self.nonfinite = nonfinite
-        self._whitened: tuple[_NoiseFactor, np.ndarray] | None = None
-
-    def whitened(self, factor: _NoiseFactor) -> np.ndarray:
-        cached = self._whitened
-        if cached is None or cached[0] is not factor:
-            whx = factor.chol_inv @ self.hx
-            whx.setflags(write=False)
-            cached = self._whitened = (factor, whx)
-        return cached[1]

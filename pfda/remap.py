@@ -65,9 +65,9 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
-from .highres import _mc
+from .highres import mc_slope
 
-__all__ = ["METHODS", "remap"]
+__all__ = ["METHODS", "cell_edges", "remap", "remap_lines"]
 
 METHODS = ("numba", "numpy")
 
@@ -77,14 +77,21 @@ _EPS = float(np.finfo(float).eps)
 # ---------------------------------------------------------------------------------------------
 # geometry: the new faces in units of old cells
 # ---------------------------------------------------------------------------------------------
-def _edges(x0: float, h: float, n: int, y0: float, H: float, N: int) -> np.ndarray:
+@numba.njit(cache=True)
+def cell_edges(x0, h, n, y0, H, N, out):
     """The ``N + 1`` new faces ``e_k = (y0 - x0)/h + k H/h`` in units of old cells, with the
-    faces within round-off of an old face (an integer) put onto it."""
-    e = (y0 - x0) / h + np.arange(N + 1) * (H / h)
+    faces within round-off of an old face (an integer) put onto it, into ``out``; returns
+    whether they are the old faces (nothing to remap on this axis)."""
     scale = max(abs(x0), abs(x0 + n * h), abs(y0), abs(y0 + N * H)) / h
-    r = np.rint(e)
-    tol = 16.0 * _EPS * (scale + np.abs(e) + 1.0)
-    return np.where(np.abs(e - r) <= tol, r, e)
+    same = N == n
+    for k in range(N + 1):
+        e = (y0 - x0) / h + k * (H / h)
+        r = np.rint(e)
+        if abs(e - r) <= 16.0 * _EPS * (scale + abs(e) + 1.0):
+            e = r
+        out[k] = e
+        same = same and e == k
+    return same
 
 
 # ---------------------------------------------------------------------------------------------
@@ -108,7 +115,7 @@ def _integral(m, s, n, lo, hi):
 
 
 @numba.njit(cache=True)
-def _remap_kernel(src, dst, outer, n, inner, edges):
+def remap_lines(src, dst, outer, n, inner, edges):
     """Remap every line along the middle axis of ``src`` seen as ``(outer, n, inner)`` onto the
     new faces ``edges`` (in old cells); writes ``dst`` seen as ``(outer, N, inner)``,
     ``N = len(edges) - 1``, and returns the mass dropped outside ``[edges[0], edges[N]]``."""
@@ -127,7 +134,7 @@ def _remap_kernel(src, dst, outer, n, inner, edges):
             for j in range(n):
                 a = m[j] - m[j - 1] if j > 0 else 0.0
                 b = m[j + 1] - m[j] if j < n - 1 else 0.0
-                s[j] = _mc(a, b)
+                s[j] = mc_slope(a, b)
             outside += _integral(m, s, n, 0.0, cut[0])
             outside += _integral(m, s, n, cut[N], float(n))
             out = o * N * inner + i
@@ -146,7 +153,7 @@ def _mc_numpy(a, b):
 
 
 def _remap_numpy(src, outer, n, inner, edges):
-    """The twin of :func:`_remap_kernel`; returns ``(dst, outside)``."""
+    """The twin of :func:`remap_lines`; returns ``(dst, outside)``."""
     N = len(edges) - 1
     x = src.reshape(outer, n, inner).transpose(0, 2, 1).reshape(-1, n)
     diff = np.diff(x, axis=1)
@@ -268,14 +275,14 @@ def remap(
     shape = list(old_shape)
     for k in range(d):
         n, N = old_shape[k], new_shape[k]
-        edges = _edges(float(x0[k]), float(h[k]), n, float(y0[k]), float(H[k]), N)
-        if N == n and np.array_equal(edges, np.arange(n + 1, dtype=float)):
+        edges = np.empty(N + 1)
+        if cell_edges(float(x0[k]), float(h[k]), n, float(y0[k]), float(H[k]), N, edges):
             continue  # the same faces: the masses stay as they are
         outer = math.prod(shape[:k])
         inner = math.prod(shape[k + 1 :])
         if method == "numba":
             dst = np.empty(outer * N * inner)
-            outside += float(_remap_kernel(q, dst, outer, n, inner, edges))
+            outside += float(remap_lines(q, dst, outer, n, inner, edges))
         else:
             dst, lost = _remap_numpy(q, outer, n, inner, edges)
             outside += lost

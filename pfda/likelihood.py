@@ -1,0 +1,167 @@
+"""The likelihood on a grid: ``log g(y | x_i)`` at the centres of the cells that hold mass.
+
+An observation model (:mod:`pfda.models`) gives ``log g(y | x)`` on point sets. A filter needs
+it at the cell centres ``x_i`` of its grid, at every update, and only where the predicted
+density has mass. :class:`GridLikelihood` evaluates it there and keeps what depends on the
+grid alone.
+
+For a :class:`~pfda.GaussianObservation` ``y = h(x) + v``, ``v ~ N(0, R)``,
+
+.. math:: \\log g(y \\mid x_i) = -\\tfrac12 \\lVert L^{-1}(y - h(x_i)) \\rVert^2
+          - \\tfrac12 \\log\\det(2\\pi R), \\qquad R = L L^T,
+
+and ``h(x_i)`` depends on the cell alone: it is kept for every cell where it was evaluated,
+and evaluated only at cells that hold mass for the first time. When the grid moves by whole
+cells (a window following the posterior) the kept values move with the cells, so ``h`` is
+evaluated only on the cells new to the grid; any other change of the grid starts afresh. A
+Numba point ``h`` is evaluated in a compiled kernel (through :mod:`pfda.compiled`), any other
+``h`` vectorised on the cells that need it.
+
+Any other :class:`~pfda.Observation` is evaluated by its ``log_likelihood`` on the centres of
+the cells with mass. Either way the result is ``-inf`` at cells without mass, and
+:meth:`GridLikelihood.__call__` also returns the largest value (``-inf``: the observation is
+impossible wherever the predicted density has mass).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .assembly import advance_index
+from .grid import Grid
+from .kernels import shift_values
+from .models import GaussianObservation, Observation
+
+__all__ = ["GridLikelihood", "fill_points", "gaussian_log_likelihood"]
+
+
+@numba.njit(cache=True)
+def fill_points(f, lower, widths, cells, p, hx):
+    """``hx[:, i] = f(x_i)`` at the centres of the cells with ``p[i] > 0`` whose values are
+    missing (``nan``), for a wrapped point function ``f`` (:data:`pfda.compiled.POINT`)."""
+    d = len(cells)
+    ix = np.zeros(d, dtype=np.int64)
+    x = np.empty(d)
+    value = np.empty(hx.shape[0])
+    for i in range(p.shape[0]):
+        if p[i] > 0.0 and math.isnan(hx[0, i]):
+            for k in range(d):
+                x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
+            f(x.ctypes, 0.0, value.ctypes)
+            for a in range(hx.shape[0]):
+                hx[a, i] = value[a]
+        advance_index(cells, ix)
+
+
+@numba.njit(cache=True)
+def gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll):
+    """``ll[i] = -|L^{-1}(y - hx[:, i])|^2 / 2 - log_norm / 2`` where ``p[i] > 0``, ``-inf``
+    elsewhere (``chol_inv`` lower triangular); returns ``(largest value, first cell with mass
+    whose value is not finite, or -1)``."""
+    q = y.shape[0]
+    r = np.empty(q)
+    best = -math.inf
+    for i in range(p.shape[0]):
+        ll[i] = -math.inf
+        if p[i] > 0.0:
+            for a in range(q):
+                r[a] = y[a] - hx[a, i]
+            d2 = 0.0
+            for a in range(q):
+                z = 0.0
+                for b in range(a + 1):
+                    z += chol_inv[a, b] * r[b]
+                d2 += z * z
+            value = -0.5 * d2 - 0.5 * log_norm
+            if not math.isfinite(value):
+                return best, i
+            ll[i] = value
+            best = max(best, value)
+    return best, -1
+
+
+def _reuses_h(observation: Observation) -> bool:
+    """Whether the likelihood is the Gaussian of ``h``: no subclass redefines how ``h(x)`` or
+    ``g(y | x)`` is computed."""
+    return isinstance(observation, GaussianObservation) and all(
+        getattr(type(observation), name) is getattr(GaussianObservation, name)
+        for name in ("predict", "log_likelihood")
+    )
+
+
+class GridLikelihood:
+    """``log g(y | x_i)`` of ``observation`` on a grid, for the cells that hold mass.
+
+    Parameters
+    ----------
+    observation : Observation
+    ndim : int
+        The state's dimension.
+    """
+
+    def __init__(self, observation: Observation, ndim: int) -> None:
+        self.observation = observation
+        self.ndim = int(ndim)
+        self._gaussian = _reuses_h(observation)
+        self._hx: np.ndarray | None = None  # (p, N): h at the cells of the box below, nan: unknown
+        self._box: tuple[np.ndarray, np.ndarray, tuple[int, ...]] | None = None
+
+    def _values(self, grid: Grid, p: np.ndarray, q: int) -> np.ndarray:
+        """``h`` at the centres of the cells with mass of ``grid`` (``(q, N)``, others may be
+        ``nan``), reusing the values of earlier calls on this grid or a whole-cell shift of it."""
+        lower, widths = np.asarray(grid.lower, dtype=float), np.asarray(grid.widths, dtype=float)
+        cells = tuple(int(c) for c in grid.cells)
+        hx, box = self._hx, self._box
+        if hx is None or hx.shape[0] != q or box is None or box[2] != cells or not np.array_equal(
+            box[1], widths
+        ):
+            hx = np.full((q, grid.size), np.nan)
+        elif not np.array_equal(box[0], lower):
+            moved = (lower - box[0]) / widths
+            steps = np.rint(moved)
+            if np.all(np.abs(moved - steps) <= 1e-6) and np.all(np.abs(steps) < 1e9):
+                steps = steps.astype(np.int64)
+                tmp = np.empty(grid.size)
+                for a in range(q):
+                    shift_values(hx[a], tmp, cells, grid.strides, steps, np.nan)
+                    hx[a] = tmp
+            else:
+                hx = np.full((q, grid.size), np.nan)
+        self._hx, self._box = hx, (lower, widths, cells)
+        obs = self.observation
+        if obs.jitted:
+            h = obs.point_h(self.ndim, q)
+            fill_points(h, lower, widths, cells, p, hx)
+        else:
+            need = np.flatnonzero((p > 0) & np.isnan(hx[0]))
+            if need.size:
+                hx[:, need] = obs.predict(grid.centers[:, need])
+        return hx
+
+    def __call__(self, y, grid: Grid, p: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(ll, best)``: ``ll[i] = log g(y | x_i)`` where ``p[i] > 0`` and ``-inf`` elsewhere,
+        ``best = max(ll)``."""
+        obs = self.observation
+        y = obs.check_y(y)
+        p = np.ascontiguousarray(p, dtype=float)
+        if not self._gaussian:
+            mask = p > 0
+            ll = np.full(p.size, -np.inf)
+            if mask.any():
+                ll[mask] = obs.log_likelihood(y, grid.centers[:, mask])
+            return ll, float(ll.max(initial=-np.inf))
+        q = y.shape[0]
+        factor = obs.noise_factor(q)
+        hx = self._values(grid, p, q)
+        ll = np.empty(p.size)
+        chol_inv = np.ascontiguousarray(np.atleast_2d(factor.chol_inv), dtype=float)
+        best, bad = gaussian_log_likelihood(hx, y, chol_inv, factor.log_norm, p, ll)
+        if bad >= 0:
+            raise ValueError(
+                f"h returned {hx[:, bad].tolist()} at {grid.centers[:, bad].tolist()}, a cell "
+                "with predicted mass: NaN or inf"
+            )
+        return ll, float(best)
