@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/pfda demo
 
+# two workers: most of a cold run is Numba compiling, one kernel per process at a time
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q -m ""
+	$(PY) -m pytest -q -n 2 -m ""
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -132,10 +132,13 @@ def face_velocity_serial(f, t, lower, widths, cells, strides, absorbing, vel_up,
                            vel_up.shape[1])  # fmt: skip
 
 
-def _face_velocities_fused(grid: Grid, sde: SDE, t: float, parallel: bool):
+def _face_velocities_fused(
+    grid: Grid, sde: SDE, t: float, parallel: bool, vel_up: np.ndarray | None = None
+):
     kernel = face_velocity_kernel if parallel else face_velocity_serial
     d, n = grid.ndim, grid.size
-    vel_up = np.empty((d, n))
+    if vel_up is None:
+        vel_up = np.empty((d, n))
     vel_lo = np.zeros((d, n if any(grid.absorbing) else 1))
     finite = kernel(
         sde.point_drift(d),

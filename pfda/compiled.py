@@ -34,6 +34,7 @@ import numba
 import numpy as np
 from numba import carray, types
 from numba.core import event
+from numba.extending import typeof_impl
 
 __all__ = [
     "POINT",
@@ -48,6 +49,26 @@ POINT_SIGNATURE = types.void(
 )
 #: The Numba type of a wrapped point function, as the kernels receive it.
 POINT = types.FunctionType(POINT_SIGNATURE)
+
+class PointFunction(types.WrapperAddressProtocol):
+    """A wrapped point function as the kernels receive it: the address of its C callback and
+    its type, known once (Numba would otherwise type a callback anew at every kernel call)."""
+
+    def __init__(self, callback) -> None:
+        self.callback = callback  # keeps the compiled code alive
+        self.address = callback.address
+
+    def __wrapper_address__(self, sig=None) -> int:
+        return self.address
+
+    def signature(self):
+        return POINT_SIGNATURE
+
+
+@typeof_impl.register(PointFunction)
+def _typeof_point_function(val, c):
+    return POINT
+
 
 _WRAPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -72,7 +93,7 @@ def _wrap(f, n_in: int, n_out: int, time_dependent: bool):
             for k in range(n_out):
                 out[k] = v[k]
 
-    return numba.cfunc(POINT_SIGNATURE)(point)
+    return PointFunction(numba.cfunc(POINT_SIGNATURE)(point))
 
 
 def point_function(f, n_in: int, n_out: int, time_dependent: bool = False):

@@ -297,4 +297,5 @@ class Filter:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=K, desc=f"pfda {self.mesh.name} {self.scheme}", unit="obs", leave=False)
+        where = "" if isinstance(self.mesh, Fixed) else f"{self.mesh.name} "
+        return tqdm(total=K, desc=f"pfda {where}{self.scheme}", unit="obs", leave=False)

@@ -107,20 +107,21 @@ class GridLikelihood:
         self.ndim = int(ndim)
         self._gaussian = _reuses_h(observation)
         self._hx: np.ndarray | None = None  # (p, N): h at the cells of the box below, nan: unknown
-        self._box: tuple[np.ndarray, np.ndarray, tuple[int, ...]] | None = None
+        self._box: tuple | None = None  # (lower bytes, widths bytes, cells) of hx's grid
 
     def _values(self, grid: Grid, p: np.ndarray, q: int) -> np.ndarray:
         """``h`` at the centres of the cells with mass of ``grid`` (``(q, N)``, others may be
         ``nan``), reusing the values of earlier calls on this grid or a whole-cell shift of it."""
-        lower, widths = np.asarray(grid.lower, dtype=float), np.asarray(grid.widths, dtype=float)
+        lower, widths = grid.lower, grid.widths
         cells = tuple(int(c) for c in grid.cells)
+        key = (lower.tobytes(), widths.tobytes(), cells)
         hx, box = self._hx, self._box
-        if hx is None or hx.shape[0] != q or box is None or box[2] != cells or not np.array_equal(
-            box[1], widths
-        ):
+        if hx is not None and hx.shape[0] == q and box == key:
+            pass  # the same grid
+        elif hx is None or hx.shape[0] != q or box[1:] != key[1:]:
             hx = np.full((q, grid.size), np.nan)
-        elif not np.array_equal(box[0], lower):
-            moved = (lower - box[0]) / widths
+        else:
+            moved = (lower - np.frombuffer(box[0])) / widths
             steps = np.rint(moved)
             if np.all(np.abs(moved - steps) <= 1e-6) and np.all(np.abs(steps) < 1e9):
                 steps = steps.astype(np.int64)
@@ -130,7 +131,7 @@ class GridLikelihood:
                     hx[a] = tmp
             else:
                 hx = np.full((q, grid.size), np.nan)
-        self._hx, self._box = hx, (lower, widths, cells)
+        self._hx, self._box = hx, key
         obs = self.observation
         if obs.jitted:
             h = obs.point_h(self.ndim, q)

@@ -76,7 +76,7 @@ class WindowWalk:
             np.zeros(d) if sde.state_dependent_diffusion else sde.constant_diffusion(d)
         )
         self._grid: Grid | None = None
-        self._grid_box: np.ndarray | None = None
+        self._grid_box: bytes | None = None
         self._prop: Propagator | None = None
         self.box, self.p = self._initial(prior)
         self.info = np.zeros(6)
@@ -90,8 +90,9 @@ class WindowWalk:
     # -- the grid of the current box ----------------------------------------------------------
     @property
     def grid(self) -> Grid:
-        if self._grid is None or not np.array_equal(self._grid_box, self.box):
-            self._grid_box = self.box.copy()
+        key = self.box.tobytes()
+        if self._grid is None or self._grid_box != key:
+            self._grid_box = key
             self._grid = self.domain.grid_of(self.box)
         return self._grid
 
