@@ -108,6 +108,17 @@ class GridLikelihood:
         self._gaussian = _reuses_h(observation)
         self._hx: np.ndarray | None = None  # (p, N): h at the cells of the box below, nan: unknown
         self._box: tuple | None = None  # (lower bytes, widths bytes, cells) of hx's grid
+        self._constants: dict[int, tuple] = {}  # q -> (L^-1 as a C array, log det 2 pi R, h)
+
+    def _constants_for(self, q: int) -> tuple:
+        found = self._constants.get(q)
+        if found is None:
+            obs = self.observation
+            factor = obs.noise_factor(q)
+            chol_inv = np.ascontiguousarray(np.atleast_2d(factor.chol_inv), dtype=float)
+            h = obs.point_h(self.ndim, q) if obs.jitted else None
+            found = self._constants[q] = (chol_inv, float(factor.log_norm), h)
+        return found
 
     def _values(self, grid: Grid, p: np.ndarray, q: int) -> np.ndarray:
         """``h`` at the centres of the cells with mass of ``grid`` (``(q, N)``, others may be
@@ -134,8 +145,7 @@ class GridLikelihood:
         self._hx, self._box = hx, key
         obs = self.observation
         if obs.jitted:
-            h = obs.point_h(self.ndim, q)
-            fill_points(h, lower, widths, cells, p, hx)
+            fill_points(self._constants_for(q)[2], lower, widths, cells, p, hx)
         else:
             need = np.flatnonzero((p > 0) & np.isnan(hx[0]))
             if need.size:
@@ -155,11 +165,10 @@ class GridLikelihood:
                 ll[mask] = obs.log_likelihood(y, grid.centers[:, mask])
             return ll, float(ll.max(initial=-np.inf))
         q = y.shape[0]
-        factor = obs.noise_factor(q)
+        chol_inv, log_norm, _ = self._constants_for(q)
         hx = self._values(grid, p, q)
         ll = np.empty(p.size)
-        chol_inv = np.ascontiguousarray(np.atleast_2d(factor.chol_inv), dtype=float)
-        best, bad = gaussian_log_likelihood(hx, y, chol_inv, factor.log_norm, p, ll)
+        best, bad = gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll)
         if bad >= 0:
             raise ValueError(
                 f"h returned {hx[:, bad].tolist()} at {grid.centers[:, bad].tolist()}, a cell "

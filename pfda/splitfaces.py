@@ -7,10 +7,10 @@ numbers ``c = tau a (1 - tau g / 2)`` and the largest step for which every sweep
 The face velocities come from a point drift (:data:`pfda.compiled.POINT`); after the grid moved
 by whole cells they move with the cells and only the faces new to the grid are evaluated.
 
-``work`` is the scratch of one grid, from :func:`work_arrays`: ``(vel_up, vel_lo, a, g, a_lo,
-g_lo, cu_half, cu_full, cl_half, cl_full, frame, tmp)``, each ``(d, N)`` but ``frame``
-(``(2, d)``: the lower corner of the last whole evaluation and the cells moved since) and
-``tmp`` (``(N,)``). A box is ``(3, d)``: lower corner, cell widths, boundary codes.
+``work`` is the scratch of one grid, from :func:`work_arrays`: ``(faces, frame, tmp)`` with
+``faces`` ``(10, d, N)``: ``vel_up, vel_lo, a, g, a_lo, g_lo, cu_half, cu_full, cl_half,
+cl_full``; ``frame`` ``(2, d)``: the lower corner of the last whole evaluation and the cells
+moved since; ``tmp`` ``(N,)``. A box is ``(3, d)``: lower corner, cell widths, boundary codes.
 """
 
 from __future__ import annotations
@@ -181,7 +181,8 @@ def diffusion_steps(D, h, time):
 @numba.njit(cache=True)
 def derive(box, cells, strides, work):
     """``a``, ``g`` of every axis from the face velocities; returns the positive step."""
-    vel_up, vel_lo, a, g, a_lo, g_lo = work[:6]
+    fc = work[0]
+    vel_up, vel_lo, a, g, a_lo, g_lo = fc[0], fc[1], fc[2], fc[3], fc[4], fc[5]
     widths, codes = box[1], box[2]
     tau = math.inf
     for k in range(len(cells)):
@@ -199,7 +200,7 @@ def derive(box, cells, strides, work):
 def faces(f, box, cells, strides, work):
     """The drift ``f`` at every face, ``a``, ``g``; returns ``(all finite, positive step)``.
     The box becomes the frame of later shifts (:func:`shifted_faces`)."""
-    vel_up, vel_lo, frame = work[0], work[1], work[10]
+    vel_up, vel_lo, frame = work[0][0], work[0][1], work[1]
     absorbing = np.empty(len(cells), dtype=np.bool_)
     for k in range(len(cells)):
         absorbing[k] = box[2, k] == ABSORBING
@@ -216,7 +217,7 @@ def shifted_faces(f, steps, box, cells, strides, work):
     of absorbing axes. Their centres are counted in cells from the ``frame`` where every face
     was last evaluated, so they are the numbers a whole evaluation of that box would give, and
     a line of one velocity stays one to the last bit."""
-    vel_up, vel_lo, frame, tmp = work[0], work[1], work[10], work[11]
+    vel_up, vel_lo, frame, tmp = work[0][0], work[0][1], work[1], work[2]
     widths, codes = box[1], box[2]
     d = len(cells)
     for k in range(d):  # nan marks the faces new to the box
@@ -260,5 +261,4 @@ def shifted_faces(f, steps, box, cells, strides, work):
 
 def work_arrays(d: int, size: int) -> tuple:
     """Scratch of the compiled faces and sweeps for ``d`` axes and ``size`` cells."""
-    z = lambda: np.zeros((d, size))  # noqa: E731
-    return (z(), z(), z(), z(), z(), z(), z(), z(), z(), z(), np.zeros((2, d)), np.zeros(size))
+    return np.zeros((10, d, size)), np.zeros((2, d)), np.zeros(size)

@@ -332,8 +332,9 @@ def interval(f, p, t, t_end, adapt_first, cells, strides, box, domain, policy, s
     """Advance ``p`` from ``t`` towards ``t_end`` with a point drift ``f``, moving the window
     before each step after the first (and before the first if ``adapt_first``); returns
     ``(t, status)``."""
-    cu_half, cu_full, cl_half, cl_full, tmp = work[6], work[7], work[8], work[9], work[11]
-    a, g, a_lo, g_lo = work[2], work[3], work[4], work[5]
+    faces_, tmp = work[0], work[2]
+    a, g, a_lo, g_lo = faces_[2], faces_[3], faces_[4], faces_[5]
+    cu_half, cu_full, cl_half, cl_full = faces_[6], faces_[7], faces_[8], faces_[9]
     lower, widths, codes = box[0], box[1], box[2]
     ppm, dt_max, diffusion = scheme[0] != 0.0, scheme[1], scheme[2:]
     d = len(cells)
