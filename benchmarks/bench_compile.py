@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 
 from common import table  # noqa: E402
 
-USER_SCRIPT = '''
+USER_SCRIPT = """
 import json, sys, time
 t0 = time.perf_counter()
 import numba, numpy as np
@@ -64,7 +64,7 @@ flt = pfda.Filter(grid, sde, obs, scheme="split-ppm", mesh=pfda.Window(), progre
 res = flt.run(lambda g: pfda.gaussian(g, [1.0, 0.0], [0.1, 0.1]), times, ys)
 print(json.dumps({"import": t_import, "compile": res.compile_time, "run": res.wall_time,
                   "rmse": res.rmse(np.array(xs))}))
-'''
+"""
 
 
 def _process(script: Path, cache: str, K: int, n: int) -> dict:
@@ -104,8 +104,14 @@ def main(argv=None) -> None:
             rows.append([label, r["wall"], r["import"], r["compile"], r["run"], r["rmse"]])
     print(
         table(
-            ["process", "process wall (s)", "import pfda (s)", "compile_time (s)",
-             "wall_time (s)", "RMSE"],
+            [
+                "process",
+                "process wall (s)",
+                "import pfda (s)",
+                "compile_time (s)",
+                "wall_time (s)",
+                "RMSE",
+            ],
             rows,
         )  # fmt: skip
     )

@@ -74,9 +74,9 @@ def main(argv=None) -> int:
     print(f"RMSE pfda {res.rmse(sim.truth):.4f}")
     print(f"RMSE kalman {np.sqrt(np.mean((km - sim.truth[:, 0]) ** 2)):.4f}")
 
-    from pfda.plotting import _pyplot, plot_mean_band
+    from pfda.plotting import plot_mean_band, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     for flux, label in (("upwind", "upwind"), ("sg", "Scharfetter-Gummel")):
         ax.loglog(cells_list, errors[flux], "o-", label=f"{label} (slope {slopes[flux]:.2f})")

@@ -85,9 +85,9 @@ def main(argv=None) -> int:
     print(f"RMSE pf {rmse(m_pf):.4f}")
     print(f"RMSE ekf {rmse(m_ekf):.4f}")
 
-    from pfda.plotting import _pyplot, save_summary_figures
+    from pfda.plotting import pyplot, save_summary_figures
 
-    plt = _pyplot()
+    plt = pyplot()
     paths = save_summary_figures(res, sim.truth, out)
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     ax.plot(sim.times, truth, "k-", lw=1, label="truth")

@@ -46,9 +46,9 @@ def main(argv=None) -> int:
     print(f"mean of the ring density {r_ring.round(3).tolist()} (near 0)")
     print(f"posterior sd after updates {res.std[-1].round(3).tolist()}")
 
-    from pfda.plotting import _pyplot, plot_density_2d
+    from pfda.plotting import plot_density_2d, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axs = plt.subplots(1, 3, figsize=(11, 3.6), layout="constrained")
     for ax, p, title in zip(
         axs,

@@ -36,9 +36,9 @@ def main(argv=None) -> int:
     print(f"RMSE pfda {res.rmse(sim.truth):.3f}")
     print(f"posterior sd {res.std[-1].round(2).tolist()}")
 
-    from pfda.plotting import _pyplot, plot_density_2d
+    from pfda.plotting import plot_density_2d, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     planes = [(0, 2), (0, 1), (1, 2)]
     fig, axs = plt.subplots(2, 3, figsize=(11, 6.5), layout="constrained")
     for row, (p, label) in enumerate(((p_spun, "no data"), (res.probabilities[-1], "posterior"))):

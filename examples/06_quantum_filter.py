@@ -96,9 +96,9 @@ def main(argv=None) -> int:
     drawing = str(circuit.draw("text", fold=-1))
     (out / "circuit.txt").write_text(drawing)
 
-    from pfda.plotting import _pyplot
+    from pfda.plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     try:  # qiskit's matplotlib drawer needs the optional pylatexenc package
         fig = circuit.draw("mpl", fold=-1)
     except ImportError:  # MissingOptionalLibraryError is an ImportError: draw the text instead

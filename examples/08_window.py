@@ -1,16 +1,18 @@
-"""A grid that follows the posterior: the window filter on the pendulum.
+"""A grid that follows the posterior: a window mesh on the pendulum.
 
 The pendulum ``dx1 = x2 dt``, ``dx2 = -9.81 sin(x1) dt + 0.1 dW`` is observed through
 ``y = sin(x1) + v`` (``R = 0.1``) every 0.01 s. After a few observations the posterior is a
 small ellipse in the box ``[-pi, pi) x [-6, 6]``: a fixed grid spends almost all its cells
-where there is no probability. :class:`pfda.WindowFilter` keeps the grid's shape (here 40 x 40)
-but moves and resizes its box with the density (mean +- 5 standard deviations): whole-cell
-shifts while the cell widths fit, a conservative remap when they drift by more than 25 %.
+where there is no probability. ``pfda.Filter(..., mesh=pfda.Window())`` keeps the grid's shape
+(here 40 x 40) but moves and resizes its box with the density (mean +- 5 standard deviations):
+whole-cell shifts while the cell widths fit, a conservative remap when they drift by more than
+25 %. The result is the same :class:`pfda.FilterResult` as on a fixed grid; ``res.grid_at(k)``
+is the window of update ``k``.
 
 The drift and ``h`` are Numba point functions returning tuples, so every interval, update and
 shift runs in one compiled call.
 
-The script runs the window filter and a fixed grid with the same number of cells, and measures
+The script runs the window and a fixed grid with the same number of cells, and measures
 both against a fixed grid four times finer on each axis (the reference posterior means).
 
 What to look at: ``window.png`` — the posterior density on the moving window at four times,
@@ -62,13 +64,14 @@ def main(argv=None) -> int:
         grid = pfda.Grid(setup.grid.lower, setup.grid.upper, [c, c], boundary=setup.grid.boundary)
         return pfda.Filter(grid, sde, obs, scheme="split-ppm").run(prior(grid), sim.times, sim.ys)
 
-    window = pfda.WindowFilter(setup.grid, sde, obs)
+    # setup.grid is the domain the window moves in; its cells are the window's shape
+    window = pfda.Filter(setup.grid, sde, obs, scheme="split-ppm", mesh=pfda.Window())
     window.run(prior, sim.times[:2], sim.ys[:2])  # compile both
     pfda.Filter(setup.grid, sde, obs, scheme="split-ppm").run(
         prior(setup.grid), sim.times[:2], sim.ys[:2]
     )
     start = time.perf_counter()
-    res = window.run(prior, sim.times, sim.ys)
+    res = window.run(prior, sim.times, sim.ys)  # the prior is evaluated on its first window
     t_window = time.perf_counter() - start
     start = time.perf_counter()
     full = fixed(cells)
@@ -87,12 +90,15 @@ def main(argv=None) -> int:
     print(f"fixed  {cells}x{cells}: deviation {deviation(full):.4f}, {t_full:.3f} s")
     print(f"RMSE pfda {res.rmse(sim.truth):.4f}")
     print(f"RMSE fixed {full.rmse(sim.truth):.4f}")
+    res.save(out / "window.npz")  # every window and density; pfda.load reads it back
+    again = pfda.load(out / "window.npz")
+    print(f"the last window (saved, loaded): {again.grid_at(steps - 1)}")
 
-    from pfda.plotting import _pyplot
+    from pfda.plotting import plot_window, pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axs = plt.subplots(1, 5, figsize=(17, 3.6), layout="constrained")
-    lo, hi = setup.grid.lower, setup.grid.upper
+    lo, hi = res.grid.lower, res.grid.upper  # the domain
     for ax, k in zip(axs[:4], np.linspace(0, steps - 1, 4).astype(int), strict=True):
         g = res.grid_at(k)
         dens = res.probabilities[k].reshape(g.shape) / g.cell_volume
@@ -106,13 +112,8 @@ def main(argv=None) -> int:
         ax.set_title(f"t = {sim.times[k]:.2f}: window {w[0]:.2f} x {w[1]:.2f}")
         ax.set_xlabel("x1 (angle)")
     axs[0].set_ylabel("x2 (angular velocity)")
-    ax = axs[4]
-    for a, colour in ((0, "C0"), (1, "C1")):
-        ax.semilogy(sim.times, res.widths[:, a] * cells, colour, label=f"window width x{a + 1}")
-        ax.semilogy(sim.times, 10 * res.std[:, a], colour + "--", label=f"10 sd x{a + 1}")
-    ax.set_xlabel("t")
-    ax.legend(fontsize=7)
-    ax.set_title("the window follows the posterior")
+    plot_window(res, ax=axs[4])  # window widths against 10 posterior sds
+    axs[4].set_title("the window follows the posterior")
     fig.savefig(out / "window.png", dpi=110)
     plt.close(fig)
     print(f"figures in {out}")

@@ -106,9 +106,9 @@ def write_table(name: str, rows: list[dict], root: Path = HERE) -> Path:
 
 
 def _figure(name: str, root: Path, draw) -> Path:
-    from pfda.plotting import _pyplot
+    from pfda.plotting import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(root) / "figures"
     out.mkdir(parents=True, exist_ok=True)
     fig = draw(plt)

@@ -22,8 +22,9 @@ Two implementations build the same matrix:
   periodic axis are sorted, merging the neighbour an axis of two cells meets twice. Grids of at
   least ``_PARALLEL_MIN_CELLS`` cells use the threaded kernels. The grid's shape, strides and
   boundary flags reach the kernels as tuples, so each is compiled per dimension with its axis
-  loops unrolled (about twice as fast as looping over arrays of runtime length). Every kernel is cached
-  on disk: a Numba point drift reaches them as a first-class function (:mod:`pfda.compiled`).
+  loops unrolled (about twice as fast as looping over arrays of runtime length). Every kernel
+  is cached on disk: a Numba point drift reaches them as a first-class function
+  (:mod:`pfda.compiled`).
 * ``method="numpy"``: vectorised NumPy rates and a SciPy COO assembly, the plain reference.
 """
 

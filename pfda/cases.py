@@ -14,6 +14,10 @@ starting from a draw of the prior, and observes it at the regular times ``t_k = 
 >>> setup = cases.get_case("ou").build()
 >>> sim = setup.simulate(seed=1)
 >>> res = setup.filter().run(setup.prior, sim.times, sim.ys)
+>>> win = cases.get_case("ou").build(cells=40, mesh="window")   # a grid that follows the posterior
+>>> res = win.run(sim)   # the prior evaluated on the window's own cells
+>>> res.mesh
+'window'
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import numpy as np
 
 from .filter import Filter
 from .grid import Grid
+from .meshes import Fixed, Window, as_mesh
 from .models import SDE, GaussianObservation
 from .priors import gaussian
+from .results import FilterResult
 
 __all__ = ["Case", "Setup", "Simulation", "CASES", "get_case", "kalman_ou"]
 
@@ -68,6 +74,9 @@ class Setup:
         Euler--Maruyama steps per observation interval in the simulator.
     wrap : callable, optional
         Maps a simulated state back into the grid box (e.g. an angle into ``[-pi, pi)``).
+    mesh : {"fixed", "window"}, Fixed or Window
+        Default mesh of :meth:`filter`: the grid itself, or a window of ``grid.cells`` cells
+        that follows the posterior inside ``grid`` (:class:`pfda.Window`).
     """
 
     grid: Grid
@@ -84,6 +93,7 @@ class Setup:
     dt: float | None = None
     substeps: int = 20
     wrap: Callable | None = None
+    mesh: str | Fixed | Window = "fixed"
 
     def simulate(self, seed: int = 0, steps: int | None = None) -> Simulation:
         """Draw ``x(0)`` from the prior and ``steps`` observations, reproducibly from ``seed``."""
@@ -112,10 +122,31 @@ class Setup:
         return Simulation(times=times, truth=truth, ys=ys, x0=x0)
 
     def filter(self, **options) -> Filter:
-        """A :class:`pfda.Filter` with this case's scheme and ``dt`` unless overridden."""
+        """A :class:`pfda.Filter` with this case's scheme, ``dt`` and mesh unless overridden
+        (e.g. ``mesh="window"`` or ``mesh=pfda.Window(half_width=4.0)``)."""
         options.setdefault("scheme", self.scheme)
         options.setdefault("dt", self.dt)
+        options.setdefault("mesh", self.mesh)
         return Filter(self.grid, self.sde, self.observation, **options)
+
+    def prior_on(self, grid: Grid) -> np.ndarray:
+        """Cell probabilities of ``N(prior_mean, prior_cov)`` on ``grid``: the prior as a
+        function, which a window evaluates on its own cells."""
+        return gaussian(grid, self.prior_mean, self.prior_cov)
+
+    def prior_for(self, flt: Filter):
+        """The prior to give ``flt.run``: :attr:`prior` on a fixed mesh, :meth:`prior_on` (the
+        prior evaluated on the window's cells) on a window."""
+        return self.prior if isinstance(flt.mesh, Fixed) else self.prior_on
+
+    def run(self, sim: Simulation, **options) -> FilterResult:
+        """Filter ``sim``'s observations with :meth:`filter` ``(**options)`` from the prior."""
+        flt = self.filter(**options)
+        return flt.run(self.prior_for(flt), sim.times, sim.ys)
+
+    def with_mesh(self, mesh) -> Setup:
+        """The same problem filtered on ``mesh`` (``"fixed"``, ``"window"`` or a policy)."""
+        return replace(self, mesh=as_mesh(mesh))
 
     def with_cells(self, cells) -> Setup:
         """The same problem on a grid with ``cells`` per axis (one int for all axes)."""
@@ -127,16 +158,19 @@ class Setup:
 
 @dataclass(frozen=True)
 class Case:
-    """A named built-in problem: ``build(cells=None)`` returns a fresh :class:`Setup`."""
+    """A named built-in problem: ``build(cells=None, mesh=None)`` returns a fresh
+    :class:`Setup` (``cells`` per axis, and the mesh its filter uses by default)."""
 
     name: str
     description: str
     make: Callable[[], Setup] = field(repr=False)
     exact: str | None = None  # name of an exact reference filter, if one exists
 
-    def build(self, cells=None) -> Setup:
+    def build(self, cells=None, mesh=None) -> Setup:
         setup = self.make()
-        return setup if cells is None else setup.with_cells(cells)
+        if cells is not None:
+            setup = setup.with_cells(cells)
+        return setup if mesh is None else setup.with_mesh(mesh)
 
 
 def _setup(grid, drift, noise, h, R, mean, cov, **kw) -> Setup:

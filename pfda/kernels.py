@@ -155,9 +155,10 @@ def bayes(p, ll, best, w, prior_total, top):
 
 @numba.njit(cache=True)
 def moments(p, cells, lower, widths, mean, cov):
-    """Mean and covariance of ``p`` on the window (``WindowFilter._moments``), in two passes
-    (the covariance about the mean), line by line along the last axis: per line only the sums
-    of ``p``, ``p y`` and ``p y^2`` in its own coordinate ``y``."""
+    """Mean and covariance of ``p`` on a grid (twins: :func:`pfda.diagnostics.mean` and
+    :func:`~pfda.diagnostics.covariance`), in two passes (the covariance about the mean), line
+    by line along the last axis: per line only the sums of ``p``, ``p y`` and ``p y^2`` in its
+    own coordinate ``y``."""
     d = len(cells)
     n = cells[d - 1]
     last = d - 1

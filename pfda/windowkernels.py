@@ -86,9 +86,10 @@ def diffusion_step(widths, cells, diffusion):
 @numba.njit(cache=True)
 def window_stats(p, cells, box, domain, policy, marg, out):
     """Per axis the window's target centre ``out[0]`` and width ``out[1]`` for ``p`` (before
-    the domain's limits), and ``out[2] = 1`` where it must grow (:meth:`pfda.meshes.Window.stats`): the
-    hull of ``mean +- c sd`` and of the marginal's support above the ``tail`` mass on each side
-    (on the whole circle from its emptiest cell); a side whose outer cells hold more than
+    the domain's limits), and ``out[2] = 1`` where it must grow (twin:
+    :meth:`pfda.meshes.Domain.stats`): the hull of ``mean +- c sd`` and of the marginal's
+    support above the ``tail`` mass on each side (on the whole circle from its emptiest
+    cell); a side whose outer cells hold more than
     ``EDGE`` of the mass and is not a wall of the domain moves out by ``GROW`` windows (the
     density has reached an open edge)."""
     lower, widths, codes = box[0], box[1], box[2]
@@ -186,8 +187,8 @@ def boundary_codes(box, cells, domain):
 
 @numba.njit(cache=True)
 def plan_move(box, cells, stats, domain, policy, new):
-    """The window's next box into ``new`` (lower corner, widths) (:meth:`pfda.meshes.Window.target`);
-    returns whether it is a remap."""
+    """The window's next box into ``new`` (lower corner, widths); returns whether it is a
+    remap (twin: :meth:`pfda.meshes.Domain.target`)."""
     lower, widths = box[0], box[1]
     dom_lower, dom_upper, dom_codes = domain[0], domain[1], domain[2]
     ratio, slack, min_width = policy[2, 0], policy[3], policy[4]
@@ -231,7 +232,7 @@ def plan_move(box, cells, stats, domain, policy, new):
 
 @numba.njit(cache=True)
 def remap_window(p, tmp, cells, box, new, domain):
-    """:meth:`pfda.meshes.Window.move` for a remap that needs no periodic unrolling (``p`` in place);
+    """:meth:`pfda.meshes.Domain.move` for a remap without periodic unrolling (``p`` in place);
     returns ``(done, mass dropped)``, ``done = False`` when a periodic axis changes between
     the whole period and part of it (Python unrolls those)."""
     lower, widths = box[0], box[1]
@@ -276,7 +277,8 @@ def remap_window(p, tmp, cells, box, new, domain):
 
 @numba.njit(cache=True)
 def wrap_lower(box, cells, domain):
-    """Relabel a partial box on a periodic axis by whole periods (:meth:`pfda.meshes.Domain.wrap`)."""
+    """Relabel a partial box on a periodic axis by whole periods (twin:
+    :meth:`pfda.meshes.Domain.wrap`)."""
     lower, widths = box[0], box[1]
     dom_lower, dom_upper, dom_codes = domain[0], domain[1], domain[2]
     for k in range(len(cells)):
@@ -302,9 +304,8 @@ def adopt(new, cells, domain, box, info):
 @numba.njit(cache=True)
 def zoom(p, ll, best, w, cells, box, domain, policy, tmp, info):
     """Before an update: fit the window to the posterior ``p g`` where that only narrows it
-    (:meth:`pfda.meshes.Window.zoom`), remapping the prior in place; returns ``nan`` if it
-    moved, else the ``top`` of :func:`pfda.kernels.weigh`, whose weights ``w`` the update then
-    reuses."""
+    (twin: :meth:`pfda.walkers.WindowWalk.zoom`), remapping the prior in place; returns
+    ``nan`` if it moved, else the ``top`` of :func:`pfda.kernels.weigh`."""
     d = len(cells)
     top = weigh(p, ll, best, w)
     if not top > -math.inf:

@@ -315,3 +315,76 @@ def fv_generator_dense(
             A[left, right] += bwd
             A[right, right] -= bwd
     return A
+
+
+# --------------------------------------------------------------------------------------------
+# A bootstrap particle filter (vectorised NumPy) and the noisy pendulum
+# --------------------------------------------------------------------------------------------
+
+
+def bootstrap_particle_filter(rng, particles, advance, log_lik, ys, functions):
+    """Bootstrap particle filter with systematic resampling after every observation.
+
+    ``particles`` ``(d, n)`` are draws of the prior; ``advance(x, k, rng)`` moves them from
+    observation ``k - 1`` (the prior's time for ``k = 0``) to observation ``k``;
+    ``log_lik(y, x)`` is ``log g(y | x)`` up to a constant, per particle; ``functions(x)``
+    ``(m, n)`` are the test functions whose posterior expectations are returned.
+
+    Returns ``(expectations (K, m), ess (K,))``: the weighted means of ``functions`` before
+    resampling (the estimator of least variance) and the effective sample size
+    ``1 / sum w_i^2`` of each update.
+    """
+    x = np.array(particles, dtype=float)
+    n = x.shape[1]
+    ys = np.asarray(ys, dtype=float).reshape(len(ys), -1)
+    out, ess = [], np.empty(len(ys))
+    base = np.arange(n) / n
+    for k, y in enumerate(ys):
+        x = advance(x, k, rng)
+        lw = log_lik(y, x)
+        w = np.exp(lw - lw.max())
+        w /= w.sum()
+        out.append(functions(x) @ w)
+        ess[k] = 1.0 / np.sum(w * w)
+        cdf = np.cumsum(w)
+        cdf[-1] = 1.0
+        x = x[:, np.searchsorted(cdf, base + rng.random() / n)]
+    return np.array(out), ess
+
+
+def pendulum_heun(x1, x2, g: float, delta: float, dw):
+    """One stochastic Heun step of ``dx1 = x2 dt``, ``dx2 = -g sin(x1) dt + dW`` (additive
+    noise increments ``dw``: weak order 2)."""
+    a1, a2 = x2, -g * np.sin(x1)
+    p1, p2 = x1 + a1 * delta, x2 + a2 * delta + dw
+    return x1 + 0.5 * (a1 + p2) * delta, x2 + 0.5 * (a2 - g * np.sin(p1)) * delta + dw
+
+
+def pendulum_particle_filter(n: int, seed: int, times, ys, *, g: float, q: float, r: float,
+                             mean0, cov0, substeps: int, t0: float = 0.0):  # fmt: skip
+    """Bootstrap particle filter of the pendulum ``dx1 = x2 dt``, ``dx2 = -g sin(x1) dt +
+    sqrt(q) dW``, ``y_k = sin(x1(t_k)) + v_k``, ``v_k ~ N(0, r)``, from ``N(mean0, cov0)`` at
+    ``t0``; ``substeps`` Heun steps per observation interval.
+
+    Returns ``(E[sin x1], E[cos x1], E[x2], E[x2^2])`` per update ``(K, 4)`` and the effective
+    sample sizes ``(K,)``.
+    """
+    rng = np.random.default_rng(seed)
+    times = np.asarray(times, dtype=float)
+    x = rng.multivariate_normal(np.asarray(mean0, float), np.asarray(cov0, float), size=n).T
+    starts = np.concatenate([[t0], times[:-1]])
+
+    def advance(x, k, rng):
+        delta = (times[k] - starts[k]) / substeps
+        x1, x2 = x[0], x[1]
+        for _ in range(substeps):
+            x1, x2 = pendulum_heun(x1, x2, g, delta, np.sqrt(q * delta) * rng.standard_normal(n))
+        return np.stack([x1, x2])
+
+    def log_lik(y, x):
+        return -0.5 * (y[0] - np.sin(x[0])) ** 2 / r
+
+    def functions(x):
+        return np.stack([np.sin(x[0]), np.cos(x[0]), x[1], x[1] ** 2])
+
+    return bootstrap_particle_filter(rng, x, advance, log_lik, ys, functions)
