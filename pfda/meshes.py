@@ -13,24 +13,25 @@ Target (the window)
     includes ``h_k^2 / 12``, the variance of a cell, so a density inside one cell does not
     collapse the window) and of the marginal's support above the ``tail`` mass on either side,
     which keeps minor modes and heavy tails. Its width ``W_k`` is clamped to ``[w_k, L_k]``
-    (``min_width``, the domain's length). Where an open edge's outer cell holds more than
-    ``EDGE = 1e-5`` of the window's mean cell mass (``total / n_k``: a density threshold, the same
-    for any number of cells), the density has reached it: that side moves out by a quarter of
+    (``min_width``, the domain's length). Where an open edge's outer cells hold more than
+    ``EDGE = 1e-4`` of the mass, the density has reached it: that side moves out by a quarter of
     the window (``GROW``) and the window is remapped.
 
 Moves (after every propagation step, and before and after every Bayes update)
-    *shift*: while every window width lies in the band ``[W_k, rho W_k]`` (``rho`` is
-    ``remap_ratio``), the box moves by whole cells once its centre is off the target's by more
-    than a twentieth of the window. A shift relabels cells: it is exact; the mass of the cells
-    that leave the box is dropped and counted.
-    *remap*: when some width leaves its band, the box takes the band's middle ``sqrt(rho) W_k``
-    on those axes (whole-cell moves on the others) and the cell masses are carried over by the
-    conservative, positive, second-order remap of :mod:`pfda.remap`. Each remap smooths the
-    density by about a cell's width, which is why shifts do not remap. The band's lower end is
-    the target itself: the window never covers less than ``mu_k +- c s_k`` (but for the shift
-    slack), so the mass its open edges lose stays near the Gaussian tail beyond ``c``
-    (measured on an OU filter: about 4e-6 an interval at ``c = 5``, 3e-8 at ``c = 6``); a band
-    symmetric about the target let the edges come to ``c / rho = 4`` deviations and lose 1e-4.
+    *shift*: while every window width lies in the band ``[W_k / sqrt(rho), rho W_k]`` (``rho``
+    is ``remap_ratio``), the box moves by whole cells once its centre is off the target's by
+    more than a twentieth of the window. A shift relabels cells: it is exact; the mass of the
+    cells that leave the box is dropped and counted.
+    *remap*: when some width leaves its band, the box takes its target widths on those axes
+    (whole-cell moves on the others) and the cell masses are carried over by the conservative,
+    positive, second-order remap of :mod:`pfda.remap`. Each remap smooths the density by about
+    a cell's width, which is why shifts do not remap. The band is narrower below the target
+    than above it: a window too wide only spends cells, one too narrow brings its open edges
+    to ``c / sqrt(rho)`` (4.5) deviations, where they lose mass. Measured on the pendulum of
+    ``BENCHMARKS.md`` (56x56) and an OU filter (64 cells, against a fixed grid of the window's
+    cell width), the band ``[W / rho, rho W]`` gave 46 remaps, a deviation from the reference
+    of 0.0025, and up to 2.6e-4 of the mass lost an interval with errors 9.3 times the fixed
+    grid's; this band gives 58 remaps, 0.0024, and 4.6e-5 lost with errors within 1.5 times.
     *zoom*: before an update the window is fitted to the posterior ``p g`` where that only
     narrows it: the likelihood is then resolved on the posterior's scale, and the prior, smooth
     on its own wider scale, is remapped. The prior mass dropped lies where the posterior holds
@@ -246,7 +247,7 @@ class Domain:
             lo = min(mean - half_width * sd, lo_k + lo_j * h)
             hi = max(mean + half_width * sd, lo_k + (hi_j + 1) * h)
             if box[2, k] != PERIODIC:  # open edges but at a wall of the domain
-                tol, edge, circle = 1e-9 * h, EDGE * total / nk, bool(self.periodic[k])
+                tol, edge, circle = 1e-9 * h, EDGE * total, bool(self.periodic[k])
                 if marg[0] > edge and (circle or lo_k > self.lower[k] + tol):
                     lo = min(lo, lo_k - GROW * nk * h)
                     grow[k] = True
@@ -265,12 +266,12 @@ class Domain:
         rho, slack, min_width = policy[2, 0], policy[3], policy[4]
         width = np.minimum(self.length, np.maximum(min_width, width))
         target_h = width / n
-        off = (box[1] > rho * target_h) | (box[1] < target_h) | grow
+        off = (box[1] > rho * target_h) | (box[1] < target_h / math.sqrt(rho)) | grow
         for k in range(len(n)):
             if self.periodic[k] and width[k] >= self.length[k] and not self.is_full(box, k):
                 off[k] = True
         remapped = bool(off.any())
-        middle = np.minimum(self.length, math.sqrt(rho) * width) / n
+        middle = target_h
         new = np.array([np.empty(len(n)), np.where(off, middle, box[1]), np.zeros(len(n))])
         for k in range(len(n)):
             h = new[1, k]

@@ -63,10 +63,8 @@ __all__ = [
 ]
 
 DONE, REMAP, BAD_DRIFT = 0, 1, 2
-# an outer cell holding more than this share of the window's mean cell mass (a density above
-# 1e-5 of the window's mean density: about 4.9 sd out on a Gaussian window of +-5 sd) widens the
-# window on its side, whatever the number of cells
-EDGE = 1e-5
+# an outer cell with more than this share of the mass widens the window on its side
+EDGE = 1e-4
 # ... and that side moves out by this share of the window (a remap)
 GROW = 0.25
 # within a step diffusion may spread the density by at most this share of the window
@@ -146,7 +144,7 @@ def window_stats(p, cells, box, domain, policy, marg, out):
         hi = max(mean + half_width * sd, base + (hi_j + 1) * h)
         if codes[k] != PERIODIC:  # the window's edges are open but at a wall of the domain
             tol = 1e-9 * h
-            edge = EDGE * total / n
+            edge = EDGE * total
             circle = dom_codes[k] == PERIODIC
             grow = False
             if marg[k, 0] > edge and (circle or lower[k] > dom_lower[k] + tol):
@@ -201,11 +199,12 @@ def plan_move(box, cells, stats, domain, policy, new):
         length = dom_upper[k] - dom_lower[k]
         width = min(length, max(min_width[k], stats[1, k]))
         target_h = width / cells[k]
-        off = widths[k] > ratio * target_h or widths[k] < target_h or stats[2, k] > 0
+        # the band [target / sqrt(ratio), ratio * target] (pfda.meshes): narrower below it
+        narrow = widths[k] < target_h / math.sqrt(ratio)
+        off = widths[k] > ratio * target_h or narrow or stats[2, k] > 0
         if dom_codes[k] == PERIODIC and width >= length:  # the whole circle
             off = off or abs(widths[k] * cells[k] - length) > 1e-12 * length
-        # a new width in the middle of the band [target, ratio * target] it may then drift in
-        new_widths[k] = min(length, math.sqrt(ratio) * width) / cells[k] if off else widths[k]
+        new_widths[k] = target_h if off else widths[k]
         remap = remap or off
     for k in range(d):
         h = new_widths[k]
