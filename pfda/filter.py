@@ -59,17 +59,22 @@ def bayes_update(p: np.ndarray, ll: np.ndarray, best: float, prior_total: float 
     largest value is ``best``; returns ``(posterior, log evidence increment)`` relative to the
     mass ``prior_total`` (default ``p.sum()``). The compiled :func:`pfda.kernels.bayes`."""
     post = np.array(p, dtype=float)
-    total = float(post.sum()) if prior_total is None else float(prior_total)
+    incr = _bayes_in_place(post, np.ascontiguousarray(ll, dtype=float), float(best),
+                           np.empty(post.size), prior_total)  # fmt: skip
+    return post, incr
+
+
+def _bayes_in_place(p, ll, best: float, w, prior_total: float | None) -> float:
+    total = float(p.sum()) if prior_total is None else float(prior_total)
     if not total > 0:
         raise ValueError("the predicted density has no mass left on the grid: widen the grid")
-    incr, status = bayes(post, np.ascontiguousarray(ll, dtype=float), float(best),
-                         np.empty(post.size), total, math.nan)  # fmt: skip
+    incr, status = bayes(p, ll, best, w, total, math.nan)
     if status != 0:
         raise ValueError(
             "the observation has zero likelihood at every cell with predicted mass: the grid is "
             "too small or the model is wrong"
         )
-    return post, float(incr)
+    return float(incr)
 
 
 def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.ndarray, float]:
@@ -84,7 +89,8 @@ def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.n
     p = np.ascontiguousarray(p, dtype=float)
     if not (p > 0).any():
         raise ValueError("the predicted density has no mass left on the grid: widen the grid")
-    ll, best = GridLikelihood(observation, grid.ndim)(y, grid, p)
+    ll = np.empty(p.size)
+    best = GridLikelihood(observation, grid.ndim)(y, grid, p, ll)
     _warn_support(observation, y, best)
     return bayes_update(p, ll, best)
 
@@ -257,20 +263,34 @@ class Filter:
         }
         t = t0
         bar = self._bar(K)
+        ll, w = np.empty(N), np.empty(N)  # the log-likelihoods and Bayes weights of a step
+        fused = window and walk.observer(likelihood, ys.shape[1])
         for k in range(K):
-            lost, remaps = walk.advance(t, float(times[k]), k > 0)
+            mean, cov = out["mean"][k], out["cov"][k]
+            if fused:  # the same steps as below, in one compiled call
+                lost, remaps, incr, best = walk.observe(ys[k], t, float(times[k]), k > 0, mean,
+                                                        cov)  # fmt: skip
+                _warn_support(self.observation, ys[k], best)
+                if math.isnan(incr):
+                    _bayes_in_place(walk.p, ll, -math.inf, w, 1.0)  # raises
+                out["log_evidence_increments"][k] = incr
+                p, box = walk.p, walk.box
+            else:
+                lost, remaps = walk.advance(t, float(times[k]), k > 0)
+                p = walk.p  # the walker's own array: updated in place
+                prior_total = float(p.sum())
+                best = likelihood(ys[k], walk.grid, p, ll)
+                if walk.zoom(ll, best):
+                    remaps += 1
+                    p = walk.p
+                    best = likelihood(ys[k], walk.grid, p, ll)
+                _warn_support(self.observation, ys[k], best)
+                out["log_evidence_increments"][k] = _bayes_in_place(p, ll, best, w, prior_total)
+                box = walk.box
+                moments(p, cells, box[0], box[1], mean, cov)
             t = float(times[k])
-            prior_total = float(walk.p.sum())
-            ll, best = likelihood(ys[k], walk.grid, walk.p)
-            if walk.zoom(ll, best):
-                remaps += 1
-                ll, best = likelihood(ys[k], walk.grid, walk.p)
-            _warn_support(self.observation, ys[k], best)
-            walk.p, out["log_evidence_increments"][k] = bayes_update(walk.p, ll, best, prior_total)
-            box = walk.box
-            out["probabilities"][k] = walk.p
+            out["probabilities"][k] = p
             out["lower"][k], out["widths"][k], out["codes"][k] = box
-            moments(walk.p, cells, box[0], box[1], out["mean"][k], out["cov"][k])
             out["mass_lost"][k], out["remaps"][k] = lost, remaps
             if window and lost > LOSS_WARNING:
                 warnings.warn(

@@ -35,7 +35,13 @@ from .grid import Grid
 from .kernels import shift_values
 from .models import GaussianObservation, Observation
 
-__all__ = ["GridLikelihood", "fill_points", "gaussian_log_likelihood"]
+__all__ = [
+    "GridLikelihood",
+    "fill_points",
+    "gaussian_log_likelihood",
+    "keep_values",
+    "point_log_likelihood",
+]
 
 
 @numba.njit(cache=True)
@@ -54,6 +60,44 @@ def fill_points(f, lower, widths, cells, p, hx):
             for a in range(hx.shape[0]):
                 hx[a, i] = value[a]
         advance_index(cells, ix)
+
+
+@numba.njit(cache=True)
+def keep_values(hx, seen, lower, widths, cells, strides, tmp):
+    """Carry the values ``hx`` (``(q, N)``) kept on the box ``seen`` (``(2, d)``: lower corner,
+    widths) over to the box ``lower``, ``widths``: moved with the cells after a whole-cell shift,
+    ``nan`` where new, all ``nan`` after any other change; ``seen`` becomes the new box."""
+    d = len(cells)
+    steps = np.zeros(d, dtype=np.int64)
+    same = True
+    moved = False
+    for k in range(d):
+        shift = (lower[k] - seen[0, k]) / widths[k]
+        # a window's grid recomputes its widths from its corners: equal to round-off
+        same = same and abs(widths[k] - seen[1, k]) <= 1e-12 * widths[k] and abs(shift) < 1e9
+        if same:
+            steps[k] = np.int64(np.rint(shift))
+            same = abs(shift - steps[k]) <= 1e-6
+            moved = moved or steps[k] != 0
+    if not same:
+        hx[:, :] = np.nan
+    elif moved:
+        for a in range(hx.shape[0]):
+            shift_values(hx[a], tmp, cells, strides, steps, np.nan)
+            hx[a, :] = tmp
+    for k in range(d):
+        seen[0, k] = lower[k]
+        seen[1, k] = widths[k]
+
+
+@numba.njit(cache=True)
+def point_log_likelihood(h, y, chol_inv, log_norm, cells, strides, box, p, hx, seen, ll):
+    """:class:`GridLikelihood` of a Gaussian observation of a wrapped point ``h`` in one call:
+    the kept values moved to ``box`` (:func:`keep_values`), ``h`` where missing at cells with
+    mass (:func:`fill_points`), and :func:`gaussian_log_likelihood`; returns its result."""
+    keep_values(hx, seen, box[0], box[1], cells, strides, ll)
+    fill_points(h, box[0], box[1], cells, p, hx)
+    return gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll)
 
 
 @numba.njit(cache=True)
@@ -106,8 +150,8 @@ class GridLikelihood:
         self.observation = observation
         self.ndim = int(ndim)
         self._gaussian = _reuses_h(observation)
-        self._hx: np.ndarray | None = None  # (p, N): h at the cells of the box below, nan: unknown
-        self._box: tuple | None = None  # (lower bytes, widths bytes, cells) of hx's grid
+        self._hx: np.ndarray | None = None  # (p, N): h at the cells of the box seen, nan: unknown
+        self._seen = np.empty((2, 0))  # the box hx belongs to: lower corner, widths
         self._constants: dict[int, tuple] = {}  # q -> (L^-1 as a C array, log det 2 pi R, h)
 
     def _constants_for(self, q: int) -> tuple:
@@ -120,58 +164,54 @@ class GridLikelihood:
             found = self._constants[q] = (chol_inv, float(factor.log_norm), h)
         return found
 
-    def _values(self, grid: Grid, p: np.ndarray, q: int) -> np.ndarray:
-        """``h`` at the centres of the cells with mass of ``grid`` (``(q, N)``, others may be
-        ``nan``), reusing the values of earlier calls on this grid or a whole-cell shift of it."""
-        lower, widths = grid.lower, grid.widths
-        cells = tuple(int(c) for c in grid.cells)
-        key = (lower.tobytes(), widths.tobytes(), cells)
-        hx, box = self._hx, self._box
-        if hx is not None and hx.shape[0] == q and box == key:
-            pass  # the same grid
-        elif hx is None or hx.shape[0] != q or box[1:] != key[1:]:
-            hx = np.full((q, grid.size), np.nan)
-        else:
-            moved = (lower - np.frombuffer(box[0])) / widths
-            steps = np.rint(moved)
-            if np.all(np.abs(moved - steps) <= 1e-6) and np.all(np.abs(steps) < 1e9):
-                steps = steps.astype(np.int64)
-                tmp = np.empty(grid.size)
-                for a in range(q):
-                    shift_values(hx[a], tmp, cells, grid.strides, steps, np.nan)
-                    hx[a] = tmp
-            else:
-                hx = np.full((q, grid.size), np.nan)
-        self._hx, self._box = hx, key
-        obs = self.observation
-        if obs.jitted:
-            fill_points(self._constants_for(q)[2], lower, widths, cells, p, hx)
-        else:
-            need = np.flatnonzero((p > 0) & np.isnan(hx[0]))
-            if need.size:
-                hx[:, need] = obs.predict(grid.centers[:, need])
-        return hx
+    def point_state(self, q: int, size: int):
+        """For a Gaussian observation of a Numba point ``h`` with ``q`` outputs on grids of
+        ``size`` cells: ``(h, hx, seen, L^-1, log det 2 pi R)``, the state
+        :func:`point_log_likelihood` works on (shared with :meth:`__call__`); else ``None``."""
+        if not (self._gaussian and self.observation.jitted):
+            return None
+        chol_inv, log_norm, h = self._constants_for(q)
+        if self._hx is None or self._hx.shape != (q, size):
+            self._hx = np.full((q, size), np.nan)
+            self._seen = np.full((2, self.ndim), np.nan)
+        return h, self._hx, self._seen, chol_inv, log_norm
 
-    def __call__(self, y, grid: Grid, p: np.ndarray) -> tuple[np.ndarray, float]:
-        """``(ll, best)``: ``ll[i] = log g(y | x_i)`` where ``p[i] > 0`` and ``-inf`` elsewhere,
-        ``best = max(ll)``."""
+    def _values(self, grid: Grid, p: np.ndarray, hx: np.ndarray) -> None:
+        """``h`` (vectorised) into ``hx`` at the centres of the cells with mass of ``grid``
+        where missing: the plain twin of :func:`point_log_likelihood`'s first steps."""
+        keep_values(hx, self._seen, grid.lower, grid.widths, grid.cells, grid.strides,
+                    np.empty(grid.size))  # fmt: skip
+        need = np.flatnonzero((p > 0) & np.isnan(hx[0]))
+        if need.size:
+            hx[:, need] = self.observation.predict(grid.centers[:, need])
+
+    def __call__(self, y, grid: Grid, p: np.ndarray, ll: np.ndarray) -> float:
+        """Write ``ll[i] = log g(y | x_i)`` where ``p[i] > 0`` and ``-inf`` elsewhere; returns
+        the largest value (``-inf`` if no cell with mass can have produced ``y``)."""
         obs = self.observation
         y = obs.check_y(y)
-        p = np.ascontiguousarray(p, dtype=float)
         if not self._gaussian:
             mask = p > 0
-            ll = np.full(p.size, -np.inf)
+            ll[:] = -np.inf
             if mask.any():
                 ll[mask] = obs.log_likelihood(y, grid.centers[:, mask])
-            return ll, float(ll.max(initial=-np.inf))
+            return float(ll.max(initial=-np.inf))
         q = y.shape[0]
-        chol_inv, log_norm, _ = self._constants_for(q)
-        hx = self._values(grid, p, q)
-        ll = np.empty(p.size)
-        best, bad = gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll)
+        chol_inv, log_norm, h = self._constants_for(q)
+        if self._hx is None or self._hx.shape != (q, grid.size):
+            self._hx = np.full((q, grid.size), np.nan)
+            self._seen = np.full((2, grid.ndim), np.nan)
+        hx = self._hx
+        if h is None:
+            self._values(grid, p, hx)
+            best, bad = gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll)
+        else:
+            box = np.array([grid.lower, grid.widths])
+            best, bad = point_log_likelihood(h, y, chol_inv, log_norm, grid.cells, grid.strides,
+                                             box, p, hx, self._seen, ll)  # fmt: skip
         if bad >= 0:
             raise ValueError(
                 f"h returned {hx[:, bad].tolist()} at {grid.centers[:, bad].tolist()}, a cell "
                 "with predicted mass: NaN or inf"
             )
-        return ll, float(best)
+        return float(best)

@@ -24,7 +24,7 @@ from .kernels import update_numpy
 from .meshes import Domain, Window
 from .propagation import Propagator
 from .splitfaces import work_arrays
-from .windowkernels import BAD_DRIFT, DONE, interval, zoom
+from .windowkernels import BAD_DRIFT, BAD_H, DONE, REMAP, interval, observe, zoom
 
 __all__ = ["FixedWalk", "WindowWalk"]
 
@@ -80,6 +80,8 @@ class WindowWalk:
         self._prop: Propagator | None = None
         self.box, self.p = self._initial(prior)
         self.info = np.zeros(6)
+        self._zoom_buffers = (np.empty(flt.grid.size), np.empty(flt.grid.size))
+        self._zoom_info = np.zeros(6)
         if self.fused:
             self.work = work_arrays(d, flt.grid.size)
             ppm = float(flt.scheme == "split-ppm")
@@ -189,16 +191,56 @@ class WindowWalk:
         self.p = p
         return float(info[0]), int(info[5])
 
+    def observer(self, likelihood, q: int):
+        """Whether :meth:`observe` serves this run: a compiled interval and a Gaussian
+        observation of a Numba point ``h`` with ``q`` outputs."""
+        state = likelihood.point_state(q, self.flt.grid.size) if self.fused else None
+        if state is None:
+            return False
+        h, hx, seen, chol_inv, log_norm = state
+        N = self.flt.grid.size
+        self._observe = (h, (hx, seen, chol_inv, log_norm, np.empty(N), np.empty(N),
+                             np.empty(N)), np.zeros(3))  # fmt: skip
+        return True
+
+    def observe(self, y, t: float, t_end: float, adapt_first: bool, mean, cov):
+        """An interval and the update in one compiled call (:func:`pfda.windowkernels.observe`);
+        returns ``(mass lost, remaps, log evidence increment, largest log-likelihood)``."""
+        h, lik, result = self._observe
+        info = self.info
+        info[0] = info[5] = 0.0
+        p = self.p
+        dom = self.domain
+        window = (self.box, dom.record, self.policy, self.scheme, self.work, info)
+        while True:
+            t, status = observe(self.drift, h, y, t, t_end, adapt_first, p, dom.shape,
+                                self.strides, window, lik, (result, mean, cov))  # fmt: skip
+            if status != REMAP:
+                break
+            box, p, dropped, remapped = self._adapt(self.box.copy(), p)  # across a seam
+            self.box[:] = box
+            p = np.ascontiguousarray(p)
+            info[0] += dropped
+            info[1] = 0.0  # the faces are stale
+            info[5] += remapped
+            adapt_first = False
+        self.p = p
+        if status == BAD_DRIFT:
+            raise ValueError(BAD_DRIFT_MESSAGE)
+        if status == BAD_H:
+            raise ValueError("h returned NaN or inf at a cell with predicted mass")
+        if status != DONE:  # no support: the same message as the plain loop
+            return float(info[0]), int(info[5]), math.nan, float(result[1])
+        return float(info[0]), int(info[5]), float(result[0]), float(result[1])
+
     def zoom(self, ll: np.ndarray, best: float) -> bool:
         """Before the update: fit the window to the posterior ``p g`` where that only narrows
         it; returns whether it moved (the prior is then on the new window)."""
         dom = self.domain
         if self.compiled:
-            w = np.empty(self.p.size)
-            box = self.box
-            info = np.zeros(6)
-            top = zoom(self.p, ll, best, w, dom.shape, box, dom.record, self.policy,
-                       np.empty(self.p.size), info)  # fmt: skip
+            w, tmp = self._zoom_buffers
+            top = zoom(self.p, ll, best, w, dom.shape, self.box, dom.record, self.policy, tmp,
+                       self._zoom_info)  # fmt: skip
             if math.isnan(top):
                 self.info[1] = 0.0  # the faces are stale
                 return True

@@ -6,6 +6,11 @@ marginals of the density (:func:`window_stats`), the next box (:func:`plan_move`
 boundaries (:func:`boundary_codes`), the conservative remap (:func:`remap_window`, with the
 kernels of :mod:`pfda.remap`), and the zoom before an update (:func:`zoom`).
 
+:func:`observe` is one observation on a window in one call: the interval, the likelihood, the
+zoom and the update, composed of the same kernels the filter's loop calls one by one (for a
+time-independent Numba point drift and a Gaussian observation of a Numba point ``h``, where the
+loop's own overhead would be a fair part of an observation's cost).
+
 :func:`interval` advances the cell masses of a window through the Strang steps of the split
 schemes of an observation interval (the sweeps of :mod:`pfda.highres`, the faces of
 :mod:`pfda.splitfaces`) and moves the window by whole cells between them, in one call. It
@@ -32,7 +37,8 @@ import numba
 import numpy as np
 
 from .highres import equal_steps, sweep_kernel
-from .kernels import next_line, shift_cells, total_mass, weigh
+from .kernels import NO_SUPPORT, bayes, moments, next_line, shift_cells, total_mass, weigh
+from .likelihood import point_log_likelihood
 from .remap import cell_edges, remap_lines
 from .splitfaces import (
     ABSORBING,
@@ -46,6 +52,7 @@ from .splitfaces import (
 
 __all__ = [
     "BAD_DRIFT",
+    "BAD_H",
     "DONE",
     "EDGE",
     "GROW",
@@ -55,6 +62,7 @@ __all__ = [
     "boundary_codes",
     "diffusion_step",
     "interval",
+    "observe",
     "plan_move",
     "remap_window",
     "window_stats",
@@ -62,7 +70,7 @@ __all__ = [
     "zoom",
 ]
 
-DONE, REMAP, BAD_DRIFT = 0, 1, 2
+DONE, REMAP, BAD_DRIFT, BAD_H = 0, 1, 2, 3
 # an outer cell with more than this share of the mass widens the window on its side
 EDGE = 1e-4
 # ... and that side moves out by this share of the window (a remap)
@@ -419,3 +427,41 @@ def interval(f, p, t, t_end, adapt_first, cells, strides, box, domain, policy, s
         info[0] += max(before - total_mass(p), 0.0)
         info[3] += 1
         t = t_next
+
+
+@numba.njit(cache=True)
+def observe(f, h, y, t, t_end, adapt_first, p, cells, strides, window, lik, out):
+    """One observation on a window: :func:`interval` to ``t_end``, the likelihood
+    (:func:`pfda.likelihood.point_log_likelihood`), :func:`zoom` (and the likelihood again on
+    the zoomed window), the Bayes update (:func:`pfda.kernels.bayes`) and the moments, in place;
+    returns ``(t, status)``. ``window``: ``(box, domain, policy, scheme, work, info)``;
+    ``lik``: ``(hx, seen, chol_inv, log_norm, ll, w, tmp)`` (the likelihood's kept values and
+    buffers); ``out``: ``(result, mean, cov)`` with ``result`` ``[increment, largest
+    log-likelihood, predicted mass]``. ``REMAP`` (from the interval) leaves ``p`` mid-interval
+    at ``t``."""
+    box, domain, policy, scheme, work, info = window
+    hx, seen, chol_inv, log_norm, ll, w, tmp = lik
+    result, mean, cov = out
+    t, status = interval(f, p, t, t_end, adapt_first, cells, strides, box, domain, policy,
+                         scheme, work, info)  # fmt: skip
+    if status != DONE:
+        return t, status
+    prior_total = total_mass(p)
+    best, bad = point_log_likelihood(h, y, chol_inv, log_norm, cells, strides, box, p, hx, seen,
+                                     ll)  # fmt: skip
+    if bad >= 0:
+        return t, BAD_H
+    top = zoom(p, ll, best, w, cells, box, domain, policy, tmp, info)
+    if math.isnan(top):  # the window moved: the likelihood on its cells
+        best, bad = point_log_likelihood(h, y, chol_inv, log_norm, cells, strides, box, p, hx,
+                                         seen, ll)  # fmt: skip
+        if bad >= 0:
+            return t, BAD_H
+    result[1] = best
+    result[2] = prior_total
+    incr, status = bayes(p, ll, best, w, prior_total, top)
+    if status != DONE:
+        return t, NO_SUPPORT
+    result[0] = incr
+    moments(p, cells, box[0], box[1], mean, cov)
+    return t, DONE
