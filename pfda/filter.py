@@ -32,7 +32,7 @@ from .compiled import CompileClock
 from .grid import Grid
 from .kernels import bayes, moments
 from .likelihood import GridLikelihood
-from .meshes import Fixed, Window, as_mesh
+from .meshes import Domain, Fixed, Window, as_mesh
 from .models import SDE, GaussianObservation, Observation
 from .propagation import Propagator
 from .results import FilterResult
@@ -90,7 +90,8 @@ def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.n
     if not (p > 0).any():
         raise ValueError("the predicted density has no mass left on the grid: widen the grid")
     ll = np.empty(p.size)
-    best = GridLikelihood(observation, grid.ndim)(y, grid, p, ll)
+    centre = 0.5 * (np.asarray(grid.lower) + np.asarray(grid.upper))
+    best = GridLikelihood(observation, grid.ndim, centre)(y, grid, p, ll)
     _warn_support(observation, y, best)
     return bayes_update(p, ll, best)
 
@@ -179,6 +180,8 @@ class Filter:
         self.sde = sde
         self.observation = observation
         self.mesh = as_mesh(mesh)
+        if isinstance(self.mesh, Window):
+            self.mesh.record(Domain(grid))  # checks min_width against the domain
         centre = 0.5 * (np.asarray(grid.lower) + np.asarray(grid.upper))
         sde.check(centre)  # a Numba point drift: d finite values at a point of the box
         if isinstance(observation, GaussianObservation) and observation.jitted:
@@ -247,7 +250,8 @@ class Filter:
         """The one loop: propagate, zoom (a window), update, record."""
         window = isinstance(self.mesh, Window)
         walk = WindowWalk(self, self.mesh, prior) if window else FixedWalk(self, prior)
-        likelihood = GridLikelihood(self.observation, self.grid.ndim)
+        centre = 0.5 * (np.asarray(self.grid.lower) + np.asarray(self.grid.upper))
+        likelihood = GridLikelihood(self.observation, self.grid.ndim, centre)
         K, d, N = times.size, self.grid.ndim, self.grid.size
         cells = walk.domain.shape
         out = {

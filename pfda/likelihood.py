@@ -127,6 +127,11 @@ def gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll):
     return best, -1
 
 
+def _check_rows(rows: int, q: int) -> None:
+    if rows != q:
+        raise ValueError(f"y has {q} entries but h(x) has {rows} rows")
+
+
 def _reuses_h(observation: Observation) -> bool:
     """Whether the likelihood is the Gaussian of ``h``: no subclass redefines how ``h(x)`` or
     ``g(y | x)`` is computed."""
@@ -146,9 +151,11 @@ class GridLikelihood:
         The state's dimension.
     """
 
-    def __init__(self, observation: Observation, ndim: int) -> None:
+    def __init__(self, observation: Observation, ndim: int, point=None) -> None:
         self.observation = observation
         self.ndim = int(ndim)
+        # where a Numba point h is checked for its number of values (default: the origin)
+        self.point = np.zeros(self.ndim) if point is None else np.asarray(point, dtype=float)
         self._gaussian = _reuses_h(observation)
         self._hx: np.ndarray | None = None  # (p, N): h at the cells of the box seen, nan: unknown
         self._seen = np.empty((2, 0))  # the box hx belongs to: lower corner, widths
@@ -160,7 +167,10 @@ class GridLikelihood:
             obs = self.observation
             factor = obs.noise_factor(q)
             chol_inv = np.ascontiguousarray(np.atleast_2d(factor.chol_inv), dtype=float)
-            h = obs.point_h(self.ndim, q) if obs.jitted else None
+            h = None
+            if obs.jitted:
+                _check_rows(obs.outputs(self.point), q)  # the kernels read q values of h
+                h = obs.point_h(self.ndim, q)
             found = self._constants[q] = (chol_inv, float(factor.log_norm), h)
         return found
 
@@ -183,7 +193,9 @@ class GridLikelihood:
                     np.empty(grid.size))  # fmt: skip
         need = np.flatnonzero((p > 0) & np.isnan(hx[0]))
         if need.size:
-            hx[:, need] = self.observation.predict(grid.centers[:, need])
+            values = self.observation.predict(grid.centers[:, need])
+            _check_rows(values.shape[0], hx.shape[0])
+            hx[:, need] = values
 
     def __call__(self, y, grid: Grid, p: np.ndarray, ll: np.ndarray) -> float:
         """Write ``ll[i] = log g(y | x_i)`` where ``p[i] > 0`` and ``-inf`` elsewhere; returns

@@ -1,8 +1,9 @@
 """The grid filter against filters with exact solutions.
 
-* 1-D Ornstein--Uhlenbeck and 2-D coupled (damped-rotation) OU processes observed linearly with
-  Gaussian noise: the exact filter is the Kalman filter (tests/references.py, Van Loan
-  discretisation), so posterior means, covariances and the log-evidence are known exactly.
+* The 1-D Ornstein--Uhlenbeck process observed linearly with Gaussian noise: the exact filter is
+  the Kalman filter (tests/references.py, Van Loan discretisation), so posterior means,
+  covariances and the log-evidence are known exactly. (The 2-D damped-rotation case moved to
+  tests/test_filter.py, which runs it on both meshes.)
 * The Benes SDE ``dx = tanh(x) dt + dW``: the posterior is ``cosh(x) N(x; m, P)``, a
   two-component Gaussian mixture, whose cell masses are exact in terms of the normal CDF. It is
   nonlinear and, with a wide prior and weak observations, bimodal.
@@ -205,65 +206,6 @@ def test_ou_filter_upwind_is_first_order_in_h():
     errs = [ou_run(n, "exponential", None, "upwind") for n in (100, 200, 400)]
     slope = loglog_slope([e["h"] for e in errs], [e["mean"] for e in errs])
     assert 0.8 < slope < 1.2, slope
-
-
-# ============================================================================================
-# 2-D linear-Gaussian: a damped rotation, only the first coordinate observed
-# ============================================================================================
-LG2 = dict(
-    F=np.array([[-1.0, 0.8], [-0.8, -1.0]]),
-    D=np.array([0.4, 0.4]),
-    H=np.array([[1.0, 0.0]]),
-    R=np.array([[0.1]]),
-    m0=np.array([0.5, -0.5]),
-    P0=np.diag([0.3, 0.2]),
-)
-LG2_TIMES = 0.2 * np.arange(1, 11)
-
-
-@functools.cache
-def lg2_run(cells: int):
-    F, D, H, R, m0, P0 = (LG2[k] for k in ("F", "D", "H", "R", "m0", "P0"))
-    rng = np.random.default_rng(1)
-    ys = simulate_linear_observations(rng, F, np.diag(D), H, R, m0, P0, LG2_TIMES)
-    km, kP, kinc = kalman_filter(F, np.diag(D), H, R, m0, P0, LG2_TIMES, ys)
-    grid = pfda.Grid(lower=[-4.0, -4.0], upper=[4.0, 4.0], cells=[cells, cells])
-    sde = pfda.SDE(drift=lambda x: F @ x, diffusion=D)
-    obs = pfda.GaussianObservation(h=lambda x: H @ x, noise_cov=R)
-    prior = pfda.gaussian(grid, mean=m0, cov=P0)
-    res = pfda.Filter(grid, sde, obs, scheme="exponential").run(prior, LG2_TIMES, ys)
-    # innovation variances S_k = H P_pred H^T + R from the exact filter, for the evidence budget
-    S = np.empty(len(LG2_TIMES))
-    P, t = P0, 0.0
-    for k, tk in enumerate(LG2_TIMES):
-        Phi, Q = linear_sde_transition(F, np.diag(D), tk - t)
-        S[k] = (H @ (Phi @ P @ Phi.T + Q) @ H.T + R)[0, 0]
-        P, t = kP[k], tk
-    return {
-        "h": grid.widths[0],
-        "mean": np.max(np.linalg.norm(res.mean - km, axis=1)),
-        "cov": np.max(np.linalg.norm(res.cov - kP, ord=2, axis=(1, 2))),
-        "evidence": abs(res.log_evidence - kinc.sum()),
-        "S": S,
-    }
-
-
-def test_2d_linear_gaussian_filter_matches_kalman():
-    """80 x 80 cells of width ``h = 0.1``: tolerance ``h^2`` on means (Euclidean norm) and
-    ``h^2/12 + h^2/12`` on covariances (spectral norm; Sheppard plus finite volumes), and
-    ``sum_k h^2 / (8 S_k)`` on the log-evidence (see the 1-D test)."""
-    err = lg2_run(80)
-    h2 = err["h"] ** 2
-    assert err["mean"] < h2
-    assert err["cov"] < h2 / 6
-    assert err["evidence"] < np.sum(h2 / (8 * err["S"]))
-
-
-def test_2d_linear_gaussian_error_is_second_order():
-    coarse, fine = lg2_run(40), lg2_run(80)
-    for key in ("mean", "cov", "evidence"):
-        slope = loglog_slope([coarse["h"], fine["h"]], [coarse[key], fine[key]])
-        assert SECOND_ORDER[0] < slope < SECOND_ORDER[1], (key, slope)
 
 
 # ============================================================================================

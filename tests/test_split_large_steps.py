@@ -22,11 +22,13 @@ from pfda.highres import (
     UNIFORM_COURANT,
     SplitPropagator,
     _Faces,
+    _mc_numpy,
     _shift_numpy,
     _shift_row,
     _uniform_lines,
     _whole_cells,
     _whole_cells_numpy,
+    mc_slope,
     positive_step,
 )
 
@@ -80,7 +82,24 @@ def test_numba_matches_numpy_with_large_steps(rng, boundary, drift):
 
 
 def test_helpers_match_their_twins(rng):
-    """``_whole_cells`` / ``_whole_cells_numpy`` and ``_shift_row`` / ``_shift_numpy``."""
+    """``_whole_cells`` / ``_whole_cells_numpy``, ``_shift_row`` / ``_shift_numpy``, and the
+    MC-limited slope of the sweeps (``mc_slope``) / ``_mc_numpy``: ``minmod(2a, (a + b) / 2,
+    2b)``, zero at an extremum."""
+    a = rng.normal(size=200)
+    b = rng.normal(size=200)
+    a[:20], b[20:40], b[40:60], b[60:80] = 0.0, 0.0, -a[40:60], a[60:80]
+    b[80:100] = 10 * a[80:100]  # 2a is the smallest
+    slopes = np.array([mc_slope(x, y) for x, y in zip(a, b, strict=True)])
+    np.testing.assert_array_equal(slopes, _mc_numpy(a, b))
+    same = a * b > 0
+    np.testing.assert_array_equal(slopes[~same], 0.0)
+    np.testing.assert_allclose(
+        np.abs(slopes[same]),
+        np.minimum(np.minimum(2 * np.abs(a), 0.5 * np.abs(a + b)), 2 * np.abs(b))[same],
+        rtol=0,
+        atol=0,
+    )
+    np.testing.assert_array_equal(np.sign(slopes[same]), np.sign(a[same]))
     n = 9
     rows = []
     for v in (2.5, -2.5, 3.0, -1.0, 0.7, 4.0, -3.999):
