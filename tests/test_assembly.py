@@ -98,6 +98,7 @@ def test_numba_matches_numpy_on_small_grids(drift, time_dependent, diffusion, fl
         ("reflecting", "reflecting", "reflecting"),
     ],
 )
+@pytest.mark.slow  # compiling the threaded kernels takes ~25 s a signature on a cold cache
 @pytest.mark.parametrize(("drift", "time_dependent"), [DRIFTS[0], DRIFTS[1], DRIFTS[2]])
 def test_numba_matches_numpy_with_parallel_kernels(boundary, drift, time_dependent):
     cells = (34, 33, 32)
@@ -117,6 +118,7 @@ def test_numba_matches_numpy_with_parallel_kernels(boundary, drift, time_depende
         assert A.count_nonzero() == B.count_nonzero()
 
 
+@pytest.mark.slow  # as above: the threaded kernels' compile
 def test_serial_and_parallel_kernels_agree(monkeypatch):
     grid = pfda.Grid(
         lower=[-2.0, -2.0], upper=[2.0, 2.0], cells=[30, 31], boundary=("periodic", "absorbing")

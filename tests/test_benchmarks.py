@@ -11,6 +11,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a fresh process compiles every kernel again: ~110 s on a cold cache
 def test_run_all_quick_writes_every_table(tmp_path):
     subprocess.run(
         [
