@@ -91,6 +91,12 @@ def _time_edges(times: np.ndarray) -> np.ndarray:
     return np.array([times[0] - 0.5, times[0] + 0.5])
 
 
+def _masked(shape) -> np.ma.MaskedArray:
+    """All masked, over zeros: ``np.ma.masked_all`` leaves uninitialised values under the
+    mask, which the colour map still multiplies (and may overflow on)."""
+    return np.ma.array(np.zeros(shape), mask=True)
+
+
 def _window_columns(ax, result, t_edges, dens, axis: int, cmap: str):
     """One column of quads per step on that step's own faces; returns the meshes drawn.
 
@@ -104,7 +110,7 @@ def _window_columns(ax, result, t_edges, dens, axis: int, cmap: str):
     faces = np.stack([result.grid_at(k).edges[axis] for k in range(K)])  # (K, n + 1)
     X = np.repeat(np.stack([t_edges[:-1], t_edges[1:]], axis=1).ravel()[None, :], n + 1, axis=0)
     Y = np.repeat(faces.T, 2, axis=1)  # (n + 1, 2K)
-    C = np.ma.masked_all((n, 2 * K - 1))
+    C = _masked((n, 2 * K - 1))
     C[:, ::2] = dens.T
     norm = Normalize(vmin=0.0, vmax=float(dens.max()) or 1.0)
     meshes = [ax.pcolormesh(X, Y, C, shading="flat", cmap=cmap, norm=norm)]
@@ -116,7 +122,7 @@ def _window_columns(ax, result, t_edges, dens, axis: int, cmap: str):
             inside = (faces[:, -1] + shift > lo) & (faces[:, 0] + shift < hi)
             if not inside.any():
                 continue
-            Cs = np.ma.masked_all(C.shape)
+            Cs = _masked(C.shape)
             Cs[:, 2 * np.flatnonzero(inside)] = dens[inside].T
             meshes.append(ax.pcolormesh(X, Y + shift, Cs, shading="flat", cmap=cmap, norm=norm))
         ax.set_ylim(lo, hi)
