@@ -253,7 +253,7 @@ class Filter:
         centre = 0.5 * (np.asarray(self.grid.lower) + np.asarray(self.grid.upper))
         likelihood = GridLikelihood(self.observation, self.grid.ndim, centre)
         K, d, N = times.size, self.grid.ndim, self.grid.size
-        cells = walk.domain.shape
+        cells = walk.domain.cells
         out = {
             "probabilities": np.empty((K, N)),
             "mean": np.empty((K, d)),

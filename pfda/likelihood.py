@@ -127,6 +127,11 @@ def gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll):
     return best, -1
 
 
+def _geometry(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Cells and strides as int64 arrays (the kernels compile once for every dimension)."""
+    return np.asarray(grid.cells, dtype=np.int64), np.asarray(grid.strides, dtype=np.int64)
+
+
 def _check_rows(rows: int, q: int) -> None:
     if rows != q:
         raise ValueError(f"y has {q} entries but h(x) has {rows} rows")
@@ -189,8 +194,8 @@ class GridLikelihood:
     def _values(self, grid: Grid, p: np.ndarray, hx: np.ndarray) -> None:
         """``h`` (vectorised) into ``hx`` at the centres of the cells with mass of ``grid``
         where missing: the plain twin of :func:`point_log_likelihood`'s first steps."""
-        keep_values(hx, self._seen, grid.lower, grid.widths, grid.cells, grid.strides,
-                    np.empty(grid.size))  # fmt: skip
+        cells, strides = _geometry(grid)
+        keep_values(hx, self._seen, grid.lower, grid.widths, cells, strides, np.empty(grid.size))
         need = np.flatnonzero((p > 0) & np.isnan(hx[0]))
         if need.size:
             values = self.observation.predict(grid.centers[:, need])
@@ -219,8 +224,9 @@ class GridLikelihood:
             best, bad = gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll)
         else:
             box = np.array([grid.lower, grid.widths])
-            best, bad = point_log_likelihood(h, y, chol_inv, log_norm, grid.cells, grid.strides,
-                                             box, p, hx, self._seen, ll)  # fmt: skip
+            cells, strides = _geometry(grid)
+            best, bad = point_log_likelihood(h, y, chol_inv, log_norm, cells, strides, box, p, hx,
+                                             self._seen, ll)  # fmt: skip
         if bad >= 0:
             raise ValueError(
                 f"h returned {hx[:, bad].tolist()} at {grid.centers[:, bad].tolist()}, a cell "

@@ -173,7 +173,9 @@ class Domain:
         self.lower = np.asarray(grid.lower, dtype=float)
         self.upper = np.asarray(grid.upper, dtype=float)
         self.length = self.upper - self.lower
-        self.cells = np.asarray(grid.cells)
+        # int64 arrays, not tuples: the kernels then compile once for every dimension
+        self.cells = np.asarray(grid.cells, dtype=np.int64)
+        self.strides = np.asarray(grid.strides, dtype=np.int64)
         self.shape = tuple(int(c) for c in grid.cells)
         self.periodic = np.asarray(grid.periodic)
         codes = [CODES[b] for b in grid.boundary]

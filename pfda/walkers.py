@@ -87,7 +87,6 @@ class WindowWalk:
             ppm = float(flt.scheme == "split-ppm")
             self.scheme = np.concatenate([[ppm, flt.dt or 0.0], self.diffusion])
             self.drift = sde.point_drift(d)
-            self.strides = tuple(int(s) for s in flt.grid.strides)
 
     # -- the grid of the current box ----------------------------------------------------------
     @property
@@ -172,9 +171,9 @@ class WindowWalk:
         info = self.info
         info[0] = info[5] = 0.0
         p = np.ascontiguousarray(self.p)
-        cells = self.domain.shape
+        cells = self.domain.cells
         while True:
-            t, status = interval(self.drift, p, t, t_end, adapt_first, cells, self.strides,
+            t, status = interval(self.drift, p, t, t_end, adapt_first, cells, self.domain.strides,
                                  self.box, self.domain.record, self.policy, self.scheme,
                                  self.work, info)  # fmt: skip
             if status == DONE:
@@ -213,8 +212,8 @@ class WindowWalk:
         dom = self.domain
         window = (self.box, dom.record, self.policy, self.scheme, self.work, info)
         while True:
-            t, status = observe(self.drift, h, y, t, t_end, adapt_first, p, dom.shape,
-                                self.strides, window, lik, (result, mean, cov))  # fmt: skip
+            t, status = observe(self.drift, h, y, t, t_end, adapt_first, p, dom.cells,
+                                dom.strides, window, lik, (result, mean, cov))  # fmt: skip
             if status != REMAP:
                 break
             box, p, dropped, remapped = self._adapt(self.box.copy(), p)  # across a seam
@@ -239,7 +238,7 @@ class WindowWalk:
         dom = self.domain
         if self.compiled:
             w, tmp = self._zoom_buffers
-            top = zoom(self.p, ll, best, w, dom.shape, self.box, dom.record, self.policy, tmp,
+            top = zoom(self.p, ll, best, w, dom.cells, self.box, dom.record, self.policy, tmp,
                        self._zoom_info)  # fmt: skip
             if math.isnan(top):
                 self.info[1] = 0.0  # the faces are stale
