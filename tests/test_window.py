@@ -1058,7 +1058,7 @@ def test_window_decisions_match_their_numpy_twins(rng, d):
     for trial in range(60):
         dom, window, box, p = random_case(rng, d, fitted=trial % 2 == 1)
         policy = window.record(dom)
-        cells, strides = dom.shape, tuple(int(s) for s in dom.grid.strides)
+        cells, strides = dom.cells, dom.strides  # int64 arrays, as the filter passes them
         scale = np.abs(dom.lower) + dom.length
         # the target
         centre, width, grow = dom.stats(box, p, policy)
@@ -1166,7 +1166,7 @@ def test_shift_moments_and_marginals(rng, cells):
     cells (every sign, and past the whole array), the mean and covariance."""
     d = len(cells)
     grid = pfda.Grid(-rng.random(d), 1 + rng.random(d), list(cells))
-    strides = tuple(int(s) for s in grid.strides)
+    strides = np.asarray(grid.strides, dtype=np.int64)
     p = rng.random(grid.size)
     p[rng.random(grid.size) < 0.2] = 0.0
     for _ in range(12):
@@ -1178,19 +1178,19 @@ def test_shift_moments_and_marginals(rng, cells):
         if all(a.start < a.stop for a in dst):
             want[dst] = src[srcs]
         q, tmp = p.copy(), np.empty(grid.size)
-        lost = kern.shift_cells(q, tmp, cells, strides, steps)
+        lost = kern.shift_cells(q, tmp, np.asarray(cells), strides, steps)
         np.testing.assert_array_equal(q, want.ravel())
         assert lost == pytest.approx(p.sum() - want.sum(), abs=1e-12)
         # the values shift the same way; the cells new to the array get the fill value
         filled = np.empty(grid.size)
-        kern.shift_values(p, filled, cells, strides, steps, np.nan)
+        kern.shift_values(p, filled, np.asarray(cells), strides, steps, np.nan)
         inside = np.zeros(cells, dtype=bool)
         if all(a.start < a.stop for a in dst):
             inside[dst] = True
         np.testing.assert_array_equal(np.isnan(filled), ~inside.ravel())
         np.testing.assert_array_equal(filled[inside.ravel()], want[inside])
     mean, cov = np.empty(d), np.empty((d, d))
-    kern.moments(p, cells, grid.lower, grid.widths, mean, cov)
+    kern.moments(p, np.asarray(cells), grid.lower, grid.widths, mean, cov)
     np.testing.assert_allclose(mean, pfda.mean(grid, p), rtol=1e-13)
     np.testing.assert_allclose(cov, pfda.covariance(grid, p), rtol=1e-12, atol=1e-15)
 
@@ -1267,9 +1267,9 @@ def test_split_faces_match_highres(rng, drift, cells, boundary):
     grid = pfda.Grid(-1.0 - rng.random(d), 1.0 + rng.random(d), list(cells), boundary=boundary)
     plain = pfda.SDE(drift=vectorised, diffusion=0.1)
     dom = Domain(grid)
-    box, strides = dom.full(), tuple(int(s) for s in grid.strides)
+    box, strides = dom.full(), dom.strides
     work = sf.work_arrays(d, grid.size)
-    ok, tau = sf.faces(pfda.SDE(drift=jitted, diffusion=0.1).point_drift(d), box, dom.shape,
+    ok, tau = sf.faces(pfda.SDE(drift=jitted, diffusion=0.1).point_drift(d), box, dom.cells,
                        strides, work)  # fmt: skip
     assert ok
     vel_up, vel_lo = pfda.assembly.face_velocities(grid, plain)
@@ -1312,8 +1312,8 @@ def test_shifted_faces_are_a_whole_evaluation(rng, d):
     f = pfda.SDE(drift=sheared_drift, diffusion=0.1).point_drift(d)
     g = pfda.SDE(drift=rough_drift, diffusion=0.1).point_drift(d)
     for trial in range(8):
-        cells = tuple(int(c) for c in rng.integers(2, 7, size=d))
-        strides = tuple(int(np.prod(cells[k + 1 :])) for k in range(d))
+        cells = rng.integers(2, 7, size=d).astype(np.int64)
+        strides = np.array([np.prod(cells[k + 1 :]) for k in range(d)], dtype=np.int64)
         codes = rng.choice([sf.REFLECTING, sf.ABSORBING], size=d).astype(float)
         box = np.array([rng.normal(size=d), rng.uniform(0.05, 0.3, size=d), codes])
         drift = f if trial % 2 == 0 else g
