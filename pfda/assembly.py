@@ -37,6 +37,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import prange
 
+from .compiled import call_point
 from .fluxes import face_rates_numpy, face_rates_scaled
 from .grid import Grid
 from .models import SDE
@@ -94,12 +95,12 @@ def _velocity_chunk(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_
         for k in range(d):
             xk = x[k]
             x[k] = xk + 0.5 * widths[k]
-            f(x.ctypes, t, v.ctypes)
+            call_point(f, x, t, v)
             vel_up[k, i] = v[k]
             finite = finite and np.isfinite(v[k])
             if absorbing[k] and ix[k] == 0:
                 x[k] = xk - 0.5 * widths[k]
-                f(x.ctypes, t, v.ctypes)
+                call_point(f, x, t, v)
                 vel_lo[k, i] = v[k]
                 finite = finite and np.isfinite(v[k])
             x[k] = xk
@@ -109,7 +110,8 @@ def _velocity_chunk(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_
 
 @numba.njit(parallel=True, cache=True)
 def face_velocity_kernel(f, t, lower, widths, cells, strides, absorbing, vel_up, vel_lo):
-    """A point drift ``f`` (:data:`pfda.compiled.POINT`) at every face centre.
+    """A point drift at every face centre (``f``: its address from
+    :func:`pfda.compiled.point_function`).
 
     Fills ``vel_up[k, i]`` with ``f_k`` at the centre of the upper face of cell ``i`` along axis
     ``k`` and ``vel_lo[k, i]`` with ``f_k`` at the lower face of the first cell of an absorbing

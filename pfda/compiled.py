@@ -11,9 +11,11 @@ signature,
 
     void point(double *x, double t, double *out)      # out[0:n_out] = f(x[0:n_in], t)
 
-and the kernels take it as a Numba first-class function of that type (:data:`POINT`). Their
-machine code then depends on the type alone, so they are cached on disk like every other
-kernel; only the few-line wrapper is compiled in each process.
+and the kernels take the callback's address, an integer, and call it through
+:func:`call_point`. Their machine code then depends on no user function, so they are cached on
+disk like every other kernel; only the few-line wrapper is compiled in each process. (Passing
+the callback as a Numba first-class function works too, but Numba types and unboxes such an
+argument in Python at every call: about 10 us, a fair part of a small window's observation.)
 
 :func:`check_point_function` calls the function once, at a point of the box, before any
 kernel does: a point function that returns fewer values than the kernels read would make them
@@ -32,13 +34,14 @@ import weakref
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import carray, types
 from numba.core import event
-from numba.extending import typeof_impl
+from numba.extending import intrinsic
 
 __all__ = [
-    "POINT",
     "CompileClock",
+    "call_point",
     "apply_points",
     "check_point_function",
     "point_function",
@@ -47,27 +50,25 @@ __all__ = [
 POINT_SIGNATURE = types.void(
     types.CPointer(types.float64), types.float64, types.CPointer(types.float64)
 )
-#: The Numba type of a wrapped point function, as the kernels receive it.
-POINT = types.FunctionType(POINT_SIGNATURE)
-
-class PointFunction(types.WrapperAddressProtocol):
-    """A wrapped point function as the kernels receive it: the address of its C callback and
-    its type, known once (Numba would otherwise type a callback anew at every kernel call)."""
-
-    def __init__(self, callback) -> None:
-        self.callback = callback  # keeps the compiled code alive
-        self.address = callback.address
-
-    def __wrapper_address__(self, sig=None) -> int:
-        return self.address
-
-    def signature(self):
-        return POINT_SIGNATURE
 
 
-@typeof_impl.register(PointFunction)
-def _typeof_point_function(val, c):
-    return POINT
+@intrinsic
+def call_point(typingctx, address, x, t, out):
+    """``out[:n_out] = f(x[:n_in], t)`` for the wrapped point function at ``address`` (an
+    int64 from :func:`point_function`); ``x`` and ``out`` are C-contiguous float64 arrays."""
+    sig = types.void(address, x, types.float64, out)
+
+    def codegen(context, builder, signature, args):
+        addr, xv, tv, ov = args
+        xa = context.make_array(signature.args[1])(context, builder, xv)
+        oa = context.make_array(signature.args[3])(context, builder, ov)
+        tv = context.cast(builder, tv, signature.args[2], types.float64)
+        dbl = ir.DoubleType()
+        fnty = ir.FunctionType(ir.VoidType(), [dbl.as_pointer(), dbl, dbl.as_pointer()])
+        builder.call(builder.inttoptr(addr, fnty.as_pointer()), [xa.data, tv, oa.data])
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 _WRAPPED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -93,11 +94,12 @@ def _wrap(f, n_in: int, n_out: int, time_dependent: bool):
             for k in range(n_out):
                 out[k] = v[k]
 
-    return PointFunction(numba.cfunc(POINT_SIGNATURE)(point))
+    return numba.cfunc(POINT_SIGNATURE)(point)
 
 
-def point_function(f, n_in: int, n_out: int, time_dependent: bool = False):
-    """``f`` (a Numba dispatcher) as a first-class function of type :data:`POINT`.
+def point_function(f, n_in: int, n_out: int, time_dependent: bool = False) -> int:
+    """The address of ``f`` (a Numba dispatcher) wrapped as a C callback for
+    :func:`call_point`; the callback lives as long as ``f``.
 
     Compiled once per function, shape and process; check the function with
     :func:`check_point_function` first.
@@ -111,12 +113,12 @@ def point_function(f, n_in: int, n_out: int, time_dependent: bool = False):
             wrapped = table[key] = _wrap(f, *key)
             for clock in _CLOCKS:
                 clock.seconds += time.perf_counter() - start
-    return wrapped
+    return int(wrapped.address)
 
 
 @numba.njit(cache=True)
 def apply_points(f, x, t, out):
-    """``out[:, j] = f(x[:, j], t)`` for a wrapped point function ``f`` on the points ``x``
+    """``out[:, j] = f(x[:, j], t)`` for the point function at address ``f`` on the points ``x``
     (``(d, m)``, C order) into ``out`` (``(n_out, m)``)."""
     d, m = x.shape
     point = np.empty(d)
@@ -124,7 +126,7 @@ def apply_points(f, x, t, out):
     for j in range(m):
         for k in range(d):
             point[k] = x[k, j]
-        f(point.ctypes, t, value.ctypes)
+        call_point(f, point, t, value)
         for k in range(out.shape[0]):
             out[k, j] = value[k]
 

@@ -30,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-from .assembly import advance_index
+from .compiled import call_point
 from .grid import Grid
 from .kernels import shift_values
 from .models import GaussianObservation, Observation
@@ -47,19 +47,20 @@ __all__ = [
 @numba.njit(cache=True)
 def fill_points(f, lower, widths, cells, p, hx):
     """``hx[:, i] = f(x_i)`` at the centres of the cells with ``p[i] > 0`` whose values are
-    missing (``nan``), for a wrapped point function ``f`` (:data:`pfda.compiled.POINT`)."""
+    missing (``nan``), for the point function at address ``f``
+    (:func:`pfda.compiled.point_function`)."""
     d = len(cells)
-    ix = np.zeros(d, dtype=np.int64)
     x = np.empty(d)
     value = np.empty(hx.shape[0])
     for i in range(p.shape[0]):
         if p[i] > 0.0 and math.isnan(hx[0, i]):
-            for k in range(d):
-                x[k] = lower[k] + (ix[k] + 0.5) * widths[k]
-            f(x.ctypes, 0.0, value.ctypes)
+            rest = i  # the multi-index of cell i, last axis fastest
+            for k in range(d - 1, -1, -1):
+                x[k] = lower[k] + (rest % cells[k] + 0.5) * widths[k]
+                rest //= cells[k]
+            call_point(f, x, 0.0, value)
             for a in range(hx.shape[0]):
                 hx[a, i] = value[a]
-        advance_index(cells, ix)
 
 
 @numba.njit(cache=True)
@@ -106,6 +107,8 @@ def gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll):
     elsewhere (``chol_inv`` lower triangular); returns ``(largest value, first cell with mass
     whose value is not finite, or -1)``."""
     q = y.shape[0]
+    if q == 1:  # a scalar observation: one whitened residual per cell
+        return _scalar_log_likelihood(hx[0], y[0], chol_inv[0, 0], log_norm, p, ll)
     r = np.empty(q)
     best = -math.inf
     for i in range(p.shape[0]):
@@ -130,6 +133,23 @@ def gaussian_log_likelihood(hx, y, chol_inv, log_norm, p, ll):
 def _geometry(grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     """Cells and strides as int64 arrays (the kernels compile once for every dimension)."""
     return np.asarray(grid.cells, dtype=np.int64), np.asarray(grid.strides, dtype=np.int64)
+
+
+@numba.njit(cache=True)
+def _scalar_log_likelihood(hx, y, c, log_norm, p, ll):
+    """:func:`gaussian_log_likelihood` for ``q = 1`` (``c = 1 / sqrt(R)``)."""
+    best = -math.inf
+    half = 0.5 * log_norm
+    for i in range(p.shape[0]):
+        z = (y - hx[i]) * c
+        value = -0.5 * (z * z) - half
+        ll[i] = value if p[i] > 0.0 else -math.inf
+    for i in range(p.shape[0]):
+        if p[i] > 0.0:
+            if not math.isfinite(ll[i]):
+                return best, i
+            best = max(best, ll[i])
+    return best, -1
 
 
 def _check_rows(rows: int, q: int) -> None:

@@ -4,8 +4,9 @@ This is the compiled twin of :class:`pfda.highres._Faces` (see the notes of
 :mod:`pfda.highres` for the mathematics): per axis, ``a = v / h`` and ``g = d_k v_k`` on the
 upper faces of the cells and on the lower outer face of the first cell of each line, the Courant
 numbers ``c = tau a (1 - tau g / 2)`` and the largest step for which every sweep is positive.
-The face velocities come from a point drift (:data:`pfda.compiled.POINT`); after the grid moved
-by whole cells they move with the cells and only the faces new to the grid are evaluated.
+The face velocities come from a point drift (its address from
+:func:`pfda.compiled.point_function`); after the grid moved by whole cells they move with the
+cells and only the faces new to the grid are evaluated.
 
 ``work`` is the scratch of one grid, from :func:`work_arrays`: ``(faces, frame, tmp)`` with
 ``faces`` ``(10, d, N)``: ``vel_up, vel_lo, a, g, a_lo, g_lo, cu_half, cu_full, cl_half,
@@ -21,6 +22,7 @@ import numba
 import numpy as np
 
 from .assembly import face_velocity_serial
+from .compiled import call_point
 from .highres import UNIFORM_COURANT
 from .kernels import next_line, shift_values
 
@@ -246,12 +248,12 @@ def shifted_faces(f, steps, box, cells, strides, work):
                 xk = x[k]
                 if new:
                     x[k] = xk + 0.5 * widths[k]
-                    f(x.ctypes, 0.0, v.ctypes)
+                    call_point(f, x, 0.0, v)
                     vel_up[k, i] = v[k]
                     ok = ok and math.isfinite(v[k])
                 if codes[k] == ABSORBING and ix[k] == 0:
                     x[k] = xk - 0.5 * widths[k]
-                    f(x.ctypes, 0.0, v.ctypes)
+                    call_point(f, x, 0.0, v)
                     vel_lo[k, i] = v[k]
                     ok = ok and math.isfinite(v[k])
                 x[k] = xk
