@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -52,3 +53,21 @@ def _fatal_floating_point_errors():
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             yield
+
+
+def pytest_configure(config):
+    """Under xdist, compile the shared kernels once before the workers start: two processes
+    fill Numba's disk cache side by side (tests/warmup.py), where each worker would otherwise
+    compile every kernel again on a cold cache."""
+    if getattr(config, "workerinput", None) is not None:  # a worker
+        return
+    if not (config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None)):
+        return
+    script = str(Path(__file__).parent / "warmup.py")
+    procs = [
+        subprocess.Popen([sys.executable, script, group], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)  # fmt: skip
+        for group in ("fixed", "window")
+    ]
+    for proc in procs:
+        proc.wait()
