@@ -32,8 +32,7 @@ from .priors import discretize, gaussian
 from .propagation import SCHEMES, Propagator, propagate, stationary
 from .results import FilterResult, load
 from .solvers import available_solvers, get_solver, register_solver
-
-__version__ = "0.1.0"
+from .version import __version__ as __version__
 
 __all__ = [
     "Grid",

@@ -211,6 +211,7 @@ def moments(p, cells, lower, widths, mean, cov):
         for k in range(j):
             cov[j, k] = cov[k, j]
 
+
 def update_numpy(p: np.ndarray, loglik: np.ndarray, prior_total: float | None = None):
     """The plain twin of :func:`weigh` and :func:`bayes`: ``(posterior, log evidence
     increment)`` in log space with a log-sum-exp (``None`` increment: no cell has mass)."""

@@ -354,4 +354,3 @@ def _shift(a: np.ndarray, steps: np.ndarray) -> np.ndarray:
         dst.append(slice(max(-s, 0), n - max(s, 0)))
     out[tuple(dst)] = a[tuple(src)]
     return out
-

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import diagnostics
 from .grid import Grid
+from .version import __version__
 
 __all__ = ["FilterResult", "load"]
 
@@ -143,8 +144,6 @@ class FilterResult:
     # -- files --------------------------------------------------------------------------------
     def save(self, path) -> None:
         """Write the result to ``path`` (``.npz``): grids, arrays and the pfda version."""
-        from . import __version__
-
         arrays = {
             name: getattr(self, name)
             for name in ("times", "probabilities", "mean", "cov", "log_evidence_increments",

@@ -72,9 +72,7 @@ class WindowWalk:
             and not sde.time_dependent
         )  # fmt: skip
         d = dom.lower.size
-        self.diffusion = (
-            np.zeros(d) if sde.state_dependent_diffusion else sde.constant_diffusion(d)
-        )
+        self.diffusion = np.zeros(d) if sde.state_dependent_diffusion else sde.constant_diffusion(d)
         self._grid: Grid | None = None
         self._grid_box: bytes | None = None
         self._prop: Propagator | None = None
@@ -257,4 +255,3 @@ class WindowWalk:
         dom.wrap(new)
         self.box = new
         return True
-

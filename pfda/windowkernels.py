@@ -168,7 +168,6 @@ def window_stats(p, cells, box, domain, policy, marg, out):
         out[1, k] = hi - lo
 
 
-
 @numba.njit(cache=True)
 def boundary_codes(box, cells, domain):
     """The box's boundary per axis into ``box[2]`` (:meth:`pfda.meshes.Domain.boundaries`)."""
@@ -310,6 +309,7 @@ def adopt(new, cells, domain, box, info):
     boundary_codes(box, cells, domain)
     info[1] = 0.0
     info[5] += 1
+
 
 @numba.njit(cache=True)
 def zoom(p, ll, best, w, cells, box, domain, policy, tmp, info):

@@ -65,8 +65,9 @@ def pytest_configure(config):
         return
     script = str(Path(__file__).parent / "warmup.py")
     procs = [
-        subprocess.Popen([sys.executable, script, group], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, script, group], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )  # fmt: skip
         for group in ("fixed", "window")
     ]
     for proc in procs:
