@@ -31,7 +31,18 @@ def _drift2(x):
     return (x[1], -np.sin(x[0]))
 
 
+@numba.njit
+def _drift_any(x):
+    return x * -1.0
+
+
 def fixed() -> None:
+    # the assembly kernels are compiled per dimension (their shapes are tuples)
+    for d in (1, 2, 3, 4):
+        grid = pfda.Grid([-1.0] * d, [1.0] * d, [3] * d)
+        for drift in (_drift_any, lambda x: -x):
+            pfda.generator(grid, pfda.SDE(drift, 0.3))
+            pfda.generator(grid, pfda.SDE(drift, 0.0))
     times, ys = [0.1, 0.2], [[0.1], [0.2]]
     grid = pfda.Grid([-3.0], [3.0], [40])
     for drift in (lambda x: -x, _drift1):
