@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile -e '.[quantum,plot,test]'  # no .pyc up front
+	$(PY) -m pip install --quiet --no-compile -e '.[dev]'  # no .pyc up front: imports make their own
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,7 +31,6 @@ paper: $(STAMP)
 	$(PY) paper/make_all.py
 
 lint: $(STAMP)
-	$(PY) -m pip install --quiet ruff
 	$(VENV)/bin/ruff check pfda quantum tests examples benchmarks paper
 	$(VENV)/bin/ruff format --check pfda quantum tests examples benchmarks paper
 
