@@ -37,21 +37,20 @@ from .models import SDE, GaussianObservation, Observation
 from .propagation import Propagator
 from .results import FilterResult
 from .solvers import LinearSolver
-from .walkers import FixedWalk, WindowWalk
+from .walkers import FixedWalk, WindowWalk, predict
 
 __all__ = ["Filter", "FilterResult", "predict", "update"]
 
 LOSS_WARNING = 1e-3
+NO_SUPPORT_MESSAGE = (
+    "the observation has zero likelihood at every cell with predicted mass: the grid is too "
+    "small or the model is wrong"
+)
 
 
-def predict(
-    p: np.ndarray, propagator: Propagator, t0: float, t1: float
-) -> tuple[np.ndarray, float]:
-    """Prior at ``t1`` from the posterior at ``t0``; returns ``(q, mass_lost)``."""
-    q = propagator(p, t0, t1)
-    if propagator.conservative:  # reflecting/periodic: the step restores the exact mass
-        return q, 0.0
-    return q, float(max(p.sum() - q.sum(), 0.0))
+def _centre(grid: Grid) -> np.ndarray:
+    """The centre of the grid's box, where point functions are checked."""
+    return 0.5 * (np.asarray(grid.lower) + np.asarray(grid.upper))
 
 
 def bayes_update(p: np.ndarray, ll: np.ndarray, best: float, prior_total: float | None = None):
@@ -70,10 +69,7 @@ def _bayes_in_place(p, ll, best: float, w, prior_total: float | None) -> float:
         raise ValueError("the predicted density has no mass left on the grid: widen the grid")
     incr, status = bayes(p, ll, best, w, total, math.nan)
     if status != 0:
-        raise ValueError(
-            "the observation has zero likelihood at every cell with predicted mass: the grid is "
-            "too small or the model is wrong"
-        )
+        raise ValueError(NO_SUPPORT_MESSAGE)
     return float(incr)
 
 
@@ -90,8 +86,7 @@ def update(p: np.ndarray, y, observation: Observation, grid: Grid) -> tuple[np.n
     if not (p > 0).any():
         raise ValueError("the predicted density has no mass left on the grid: widen the grid")
     ll = np.empty(p.size)
-    centre = 0.5 * (np.asarray(grid.lower) + np.asarray(grid.upper))
-    best = GridLikelihood(observation, grid.ndim, centre)(y, grid, p, ll)
+    best = GridLikelihood(observation, grid.ndim, _centre(grid))(y, grid, p, ll)
     _warn_support(observation, y, best)
     return bayes_update(p, ll, best)
 
@@ -182,10 +177,9 @@ class Filter:
         self.mesh = as_mesh(mesh)
         if isinstance(self.mesh, Window):
             self.mesh.record(Domain(grid))  # checks min_width against the domain
-        centre = 0.5 * (np.asarray(grid.lower) + np.asarray(grid.upper))
-        sde.check(centre)  # a Numba point drift: d finite values at a point of the box
+        sde.check(_centre(grid))  # a Numba point drift: d finite values at a point of the box
         if isinstance(observation, GaussianObservation) and observation.jitted:
-            observation.outputs(centre)
+            observation.outputs(_centre(grid))
         self.solver, self.dt, self.flux = solver, dt, flux
         self.solver_options = solver_options
         # one validation of the scheme, the step and the solver, on the filter's grid
@@ -250,8 +244,7 @@ class Filter:
         """The one loop: propagate, zoom (a window), update, record."""
         window = isinstance(self.mesh, Window)
         walk = WindowWalk(self, self.mesh, prior) if window else FixedWalk(self, prior)
-        centre = 0.5 * (np.asarray(self.grid.lower) + np.asarray(self.grid.upper))
-        likelihood = GridLikelihood(self.observation, self.grid.ndim, centre)
+        likelihood = GridLikelihood(self.observation, self.grid.ndim, _centre(self.grid))
         K, d, N = times.size, self.grid.ndim, self.grid.size
         cells = walk.domain.cells
         out = {
@@ -276,7 +269,7 @@ class Filter:
                                                         cov)  # fmt: skip
                 _warn_support(self.observation, ys[k], best)
                 if math.isnan(incr):
-                    _bayes_in_place(walk.p, ll, -math.inf, w, 1.0)  # raises
+                    raise ValueError(NO_SUPPORT_MESSAGE)
                 out["log_evidence_increments"][k] = incr
                 p, box = walk.p, walk.box
             else:

@@ -26,7 +26,7 @@ from .propagation import Propagator
 from .splitfaces import work_arrays
 from .windowkernels import BAD_DRIFT, BAD_H, DONE, REMAP, interval, observe, zoom
 
-__all__ = ["FixedWalk", "WindowWalk"]
+__all__ = ["FixedWalk", "WindowWalk", "predict"]
 
 BAD_DRIFT_MESSAGE = "drift returned NaN or inf at a face centre: check the model on the window"
 
@@ -36,6 +36,16 @@ def _prior_on(grid: Grid, prior) -> np.ndarray:
     if not p.sum() > 0:
         raise ValueError("the prior has no mass on the grid")
     return p / p.sum()
+
+
+def predict(
+    p: np.ndarray, propagator: Propagator, t0: float, t1: float
+) -> tuple[np.ndarray, float]:
+    """Prior at ``t1`` from the posterior at ``t0``; returns ``(q, mass_lost)``."""
+    q = propagator(p, t0, t1)
+    if propagator.conservative:  # reflecting/periodic: the step restores the exact mass
+        return q, 0.0
+    return q, float(max(p.sum() - q.sum(), 0.0))
 
 
 class FixedWalk:
@@ -49,9 +59,7 @@ class FixedWalk:
         self.p = _prior_on(self.grid, prior)
 
     def advance(self, t: float, t_end: float, adapt_first: bool) -> tuple[float, int]:
-        q = self.propagator(self.p, t, t_end)
-        lost = 0.0 if self.propagator.conservative else float(max(self.p.sum() - q.sum(), 0.0))
-        self.p = q
+        self.p, lost = predict(self.p, self.propagator, t, t_end)
         return lost, 0
 
     def zoom(self, ll: np.ndarray, best: float) -> bool:
@@ -163,6 +171,17 @@ class WindowWalk:
             self.p, t = q, t_next
         return lost, remaps
 
+    def _remap_across_seam(self, p: np.ndarray) -> np.ndarray:
+        """The remap the compiled interval leaves to the twin (a periodic axis between the
+        whole circle and part of it): the new box in place, the faces stale, the loss and the
+        remap counted in ``info``; returns the new ``p``."""
+        box, p, dropped, remapped = self._adapt(self.box.copy(), p)
+        self.box[:] = box
+        self.info[0] += dropped
+        self.info[1] = 0.0
+        self.info[5] += remapped
+        return np.ascontiguousarray(p)
+
     def _advance_fused(self, t: float, t_end: float, adapt_first: bool) -> tuple[float, int]:
         """:meth:`advance` in compiled calls of :func:`pfda.windowkernels.interval`; a remap
         across a periodic seam returns to the twin here."""
@@ -178,12 +197,7 @@ class WindowWalk:
                 break
             if status == BAD_DRIFT:
                 raise ValueError(BAD_DRIFT_MESSAGE)
-            box, p, dropped, remapped = self._adapt(self.box.copy(), p)
-            self.box[:] = box
-            info[0] += dropped
-            info[1] = 0.0  # the faces are stale
-            info[5] += remapped
-            p = np.ascontiguousarray(p)
+            p = self._remap_across_seam(p)
             adapt_first = False
         self.p = p
         return float(info[0]), int(info[5])
@@ -214,12 +228,7 @@ class WindowWalk:
                                 dom.strides, window, lik, (result, mean, cov))  # fmt: skip
             if status != REMAP:
                 break
-            box, p, dropped, remapped = self._adapt(self.box.copy(), p)  # across a seam
-            self.box[:] = box
-            p = np.ascontiguousarray(p)
-            info[0] += dropped
-            info[1] = 0.0  # the faces are stale
-            info[5] += remapped
+            p = self._remap_across_seam(p)
             adapt_first = False
         self.p = p
         if status == BAD_DRIFT:
