@@ -256,7 +256,7 @@ def pfda_run(grid, sde, obs, prior_args, scheme, dt, times, ys):
     """Build the filter and run it; returns the result and the wall time of both."""
     t0 = time.perf_counter()
     prior = pfda.gaussian(grid, *prior_args)
-    flt = pfda.Filter(grid, sde, obs, scheme=scheme, dt=dt, progress=False)
+    flt = pfda.Filter(grid, sde, obs, scheme=scheme, dt=dt, mesh="fixed", progress=False)
     res = flt.run(prior, times, ys)
     return res, time.perf_counter() - t0
 

@@ -62,12 +62,14 @@ def main(argv=None) -> int:
 
     def fixed(c):
         grid = pfda.Grid(setup.grid.lower, setup.grid.upper, [c, c], boundary=setup.grid.boundary)
-        return pfda.Filter(grid, sde, obs, scheme="split-ppm").run(prior(grid), sim.times, sim.ys)
+        return pfda.Filter(grid, sde, obs, scheme="split-ppm", mesh="fixed").run(
+            prior(grid), sim.times, sim.ys
+        )
 
     # setup.grid is the domain the window moves in; its cells are the window's shape
     window = pfda.Filter(setup.grid, sde, obs, scheme="split-ppm", mesh=pfda.Window())
     window.run(prior, sim.times[:2], sim.ys[:2])  # compile both
-    pfda.Filter(setup.grid, sde, obs, scheme="split-ppm").run(
+    pfda.Filter(setup.grid, sde, obs, scheme="split-ppm", mesh="fixed").run(
         prior(setup.grid), sim.times[:2], sim.ys[:2]
     )
     start = time.perf_counter()

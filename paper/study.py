@@ -131,13 +131,13 @@ def clock_study(clocks=range(3, 9), cases=((1, 16), (2, 4)), steps: int = 3, dt:
     for ndim, cells in cases:
         grid, sde, obs, prior, times, ys = ou_problem(ndim, cells, steps, dt=dt)
         M = step_matrix(grid, sde, dt)
-        ref = pfda.Filter(grid, sde, obs, scheme="implicit", dt=dt).run(prior, times, ys)
+        ref = pfda.Filter(grid, sde, obs, scheme="implicit", dt=dt, tol=None).run(prior, times, ys)
         for m in clocks:
             solver = quantum.HHLSolver(num_clock_qubits=m, resource_counts=False)
             r = solver.prepare(M).solve_result(prior)
-            run = pfda.Filter(grid, sde, obs, scheme="implicit", solver=solver, dt=dt).run(
-                prior, times, ys
-            )
+            run = pfda.Filter(
+                grid, sde, obs, scheme="implicit", solver=solver, dt=dt, tol=None
+            ).run(prior, times, ys)
             dist = pfda.hellinger(run.probabilities, ref.probabilities)
             rows.append(
                 dict(

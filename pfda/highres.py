@@ -663,6 +663,8 @@ class SplitPropagator:
         self._faces = None if sde.time_dependent else self._faces_at(0.0)
         self._limit = None if self._faces is None else self._faces.positive_step()
         self._courant: dict[float, tuple] = {}
+        self.fraction = 1.0  # every step bound times this (the error check's finer pass)
+        self.interval: float | None = None  # the step where nothing bounds it (None: the span)
 
     def _faces_at(self, t: float) -> _Faces:
         return _Faces(self.grid, *face_velocities(self.grid, self.sde, t))
@@ -678,7 +680,12 @@ class SplitPropagator:
             raise ValueError(f"cannot propagate backwards in time (t0={t0}, t1={t1})")
         if span == 0:
             return 0, 0.0
-        n, tau = equal_steps(span, self.positive_step(t0), self.dt or 0.0)
+        phi = self.fraction
+        limit = self.positive_step(t0)
+        dt = (self.dt or 0.0) * phi
+        if not math.isfinite(limit) and dt <= 0.0 and phi < 1.0:
+            dt = (self.interval or span) * phi  # no bound at all: the interval's fraction
+        n, tau = equal_steps(span, limit * phi, dt)
         return int(n), float(tau)
 
     # -- sweeps -------------------------------------------------------------------------------

@@ -102,6 +102,8 @@ class Propagator:
         self._cache: OrderedDict[float, object] = OrderedDict()
         self._cache_size = cache_size
         self._split = None
+        self._fraction = 1.0
+        self._interval: float | None = None
         if self.scheme.startswith("split-"):  # nonlinear in p: no generator, no solve
             from .highres import SplitPropagator
 
@@ -133,6 +135,34 @@ class Propagator:
                 stacklevel=3,
             )
 
+    @property
+    def fraction(self) -> float:
+        """Every step bound (``dt``, the CFL or positivity limit, or the interval itself when
+        nothing else bounds the step) is multiplied by this factor in ``(0, 1]``: ``1/2``
+        halves the steps, as the time-error check of :class:`pfda.Filter` does."""
+        return self._fraction
+
+    @fraction.setter
+    def fraction(self, value: float) -> None:
+        value = float(value)
+        if not 0.0 < value <= 1.0:
+            raise ValueError(f"the step fraction must lie in (0, 1], got {value!r}")
+        self._fraction = value
+        if self._split is not None:
+            self._split.fraction = value
+
+    @property
+    def interval(self) -> float | None:
+        """The step bound where nothing else bounds the step (``None``: the span asked for);
+        a caller that takes an interval in pieces sets the whole interval."""
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: float | None) -> None:
+        self._interval = value
+        if self._split is not None:
+            self._split.interval = value
+
     def steps(self, t0: float, t1: float) -> tuple[int, float]:
         """Number of equal steps and their length for the interval ``[t0, t1]``."""
         if self._split is not None:
@@ -149,7 +179,8 @@ class Propagator:
                 if dt is None:  # time-dependent: limit of the generator at t0
                     dt = cfl_limit(generator(self.grid, self.sde, t0, flux=self.flux))
         if dt is None or not math.isfinite(dt):
-            return 1, span
+            dt = self._interval or span
+        dt *= self._fraction
         n = max(1, math.ceil(span / dt * (1 - 1e-12)))  # 0.1 / 0.01 is one hair above 10
         if self.scheme == "explicit":
             while span / n > dt:  # never above the CFL limit, not even by round-off

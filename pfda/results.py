@@ -50,6 +50,11 @@ class FilterResult:
         The grid's lower corner and cell widths at each update.
     codes : ndarray (K, d)
         Its boundary per axis (0 reflecting, 1 absorbing, 2 periodic).
+    time_error : ndarray (K,)
+        Estimated relative L1 error that the time steps left in each interval's propagated
+        density (:mod:`pfda.stepcontrol`; ``0`` for a scheme exact in time).
+    evidence_time_error : ndarray (K,)
+        Estimated time error of each log-evidence increment (signed: computed minus exact).
     wall_time : float
         Seconds spent in :meth:`pfda.Filter.run`, compilation excluded.
     compile_time : float
@@ -68,6 +73,8 @@ class FilterResult:
     lower: np.ndarray
     widths: np.ndarray
     codes: np.ndarray
+    time_error: np.ndarray
+    evidence_time_error: np.ndarray
     wall_time: float = field(default=0.0)
     compile_time: float = field(default=0.0)
 
@@ -76,6 +83,12 @@ class FilterResult:
     def log_evidence(self) -> float:
         """``log p(y_{1:K})``, the sum of the increments."""
         return float(np.sum(self.log_evidence_increments))
+
+    @property
+    def log_evidence_error(self) -> float:
+        """Estimated bound on the time error of :attr:`log_evidence`: the sum of the
+        increments' estimated errors in absolute value."""
+        return float(np.sum(np.abs(self.evidence_time_error)))
 
     @property
     def std(self) -> np.ndarray:
@@ -147,7 +160,8 @@ class FilterResult:
         arrays = {
             name: getattr(self, name)
             for name in ("times", "probabilities", "mean", "cov", "log_evidence_increments",
-                         "mass_lost", "remaps", "lower", "widths", "codes")
+                         "mass_lost", "remaps", "lower", "widths", "codes", "time_error",
+                         "evidence_time_error")
         }  # fmt: skip
         np.savez_compressed(
             path,
@@ -168,7 +182,8 @@ def load(path) -> FilterResult:
         grid = Grid(f["grid_lower"], f["grid_upper"], f["grid_cells"],
                     tuple(str(b) for b in f["grid_boundary"]))  # fmt: skip
         names = ("times", "probabilities", "mean", "cov", "log_evidence_increments", "mass_lost",
-                 "remaps", "lower", "widths", "codes")  # fmt: skip
+                 "remaps", "lower", "widths", "codes", "time_error",
+                 "evidence_time_error")  # fmt: skip
         wall, comp = (float(v) for v in f["times_s"])
         return FilterResult(grid=grid, mesh=str(f["mesh"]), wall_time=wall, compile_time=comp,
                             **{n: f[n] for n in names})  # fmt: skip

@@ -6,6 +6,8 @@ corner, cell widths, boundary codes; :mod:`pfda.meshes`). The filter's one loop 
 - ``advance(t, t_end, adapt_first)``: propagate ``p`` over an observation interval, returning
   the mass lost and the number of remaps;
 - ``zoom(ll, best)``: before the update, fit the box to the posterior (a window only);
+- ``save()`` and ``restore(state)``: the state before an interval, to take it twice (the
+  time-error check of :mod:`pfda.stepcontrol` takes it again with ``fraction`` halved);
 
 and reads ``p``, ``box`` and ``grid`` for the update and the records. :class:`FixedWalk` is
 the plain propagator on the filter's grid; :class:`WindowWalk` moves a window, with the NumPy
@@ -58,6 +60,25 @@ class FixedWalk:
         self.propagator = flt.propagator
         self.p = _prior_on(self.grid, prior)
 
+    @property
+    def fraction(self) -> float:
+        """The fraction of every step bound taken (:attr:`pfda.Propagator.fraction`)."""
+        return self.propagator.fraction
+
+    @fraction.setter
+    def fraction(self, value: float) -> None:
+        self.propagator.fraction = value
+
+    def save(self):
+        return self.p.copy()
+
+    def restore(self, state) -> None:
+        self.p = state.copy()
+
+    def density_of(self, state) -> np.ndarray:
+        """The cell probabilities of a saved state on the current cells."""
+        return state
+
     def advance(self, t: float, t_end: float, adapt_first: bool) -> tuple[float, int]:
         self.p, lost = predict(self.p, self.propagator, t, t_end)
         return lost, 0
@@ -84,6 +105,7 @@ class WindowWalk:
         self._grid: Grid | None = None
         self._grid_box: bytes | None = None
         self._prop: Propagator | None = None
+        self._fraction = 1.0
         self.box, self.p = self._initial(prior)
         self.info = np.zeros(6)
         self._zoom_buffers = (np.empty(flt.grid.size), np.empty(flt.grid.size))
@@ -91,7 +113,7 @@ class WindowWalk:
         if self.fused:
             self.work = work_arrays(d, flt.grid.size)
             ppm = float(flt.scheme == "split-ppm")
-            self.scheme = np.concatenate([[ppm, flt.dt or 0.0], self.diffusion])
+            self.scheme = np.concatenate([[ppm, flt.dt or 0.0, 1.0], self.diffusion])
             self.drift = sde.point_drift(d)
 
     # -- the grid of the current box ----------------------------------------------------------
@@ -109,7 +131,41 @@ class WindowWalk:
             f = self.flt
             self._prop = Propagator(grid, f.sde, f.scheme, f.solver, f.dt, flux=f.flux,
                                     solver_options=f.solver_options)  # fmt: skip
+        self._prop.fraction = self._fraction
         return self._prop
+
+    # -- taking an interval twice ---------------------------------------------------------------
+    @property
+    def fraction(self) -> float:
+        """The fraction of every step bound taken (as :attr:`pfda.Propagator.fraction`)."""
+        return self._fraction
+
+    @fraction.setter
+    def fraction(self, value: float) -> None:
+        value = float(value)
+        if not 0.0 < value <= 1.0:
+            raise ValueError(f"the step fraction must lie in (0, 1], got {value!r}")
+        self._fraction = value
+        if self.fused:
+            self.scheme[2] = value
+
+    def save(self):
+        return self.p.copy(), self.box.copy(), self.info.copy()
+
+    def restore(self, state) -> None:
+        p, box, info = state
+        self.p, self.box = p.copy(), box.copy()
+        self.info[:] = info
+        self.info[1] = 0.0  # the compiled faces belong to the other pass
+
+    def density_of(self, state) -> np.ndarray:
+        """The cell probabilities of a saved state on the current box (remapped if its box
+        differs)."""
+        p, box, _ = state
+        if np.array_equal(box, self.box):
+            return p
+        q, _ = self.domain.move(p, box, self.box, True)
+        return q
 
     # -- the initial window ---------------------------------------------------------------------
     def _initial(self, prior):
@@ -150,6 +206,7 @@ class WindowWalk:
         if self.fused:
             return self._advance_fused(t, t_end, adapt_first)
         lost, remaps, first = 0.0, 0, True
+        interval = t_end - t  # the step where nothing bounds it, whatever piece is left
         while True:
             if adapt_first or not first:
                 if t >= t_end and not first:
@@ -161,8 +218,9 @@ class WindowWalk:
             if t >= t_end:
                 break
             prop = self._propagator()
+            prop.interval = interval
             n, tau = prop.steps(t, t_end)
-            cap = self.domain.diffusion_step(self.box, self.diffusion)
+            cap = self.domain.diffusion_step(self.box, self.diffusion) * self._fraction
             if tau > cap:  # as the compiled path, which takes the cap into its limit
                 n, tau = equal_steps(t_end - t, cap, 0.0)
             t_next = t_end if n <= 1 else t + tau

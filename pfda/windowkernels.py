@@ -24,8 +24,9 @@ Records (float arrays, so that a kernel takes a few of them):
 - ``domain`` ``(3, d)``: the domain's lower and upper corners and boundary codes;
 - ``policy`` ``(5, d)``: half-width, tail mass, remap ratio (each repeated per axis), the slack
   of a shift in cells and the narrowest width;
-- ``scheme`` ``(2 + d,)``: ``1`` for PPM (``0`` for MC), the largest step (``0``: none) and the
-  diffusion per axis;
+- ``scheme`` ``(3 + d,)``: ``1`` for PPM (``0`` for MC), the largest step (``0``: none), the
+  fraction of every step bound taken (``1``, or ``1/2`` for the finer pass of a time-error
+  check) and the diffusion per axis;
 - ``info`` ``(6,)``: mass lost, faces valid, step limit, steps, shifts, remaps.
 """
 
@@ -347,7 +348,8 @@ def interval(f, p, t, t_end, adapt_first, cells, strides, box, domain, policy, s
     a, g, a_lo, g_lo = faces_[2], faces_[3], faces_[4], faces_[5]
     cu_half, cu_full, cl_half, cl_full = faces_[6], faces_[7], faces_[8], faces_[9]
     lower, widths, codes = box[0], box[1], box[2]
-    ppm, dt_max, diffusion = scheme[0] != 0.0, scheme[1], scheme[2:]
+    ppm, dt_max, frac = scheme[0] != 0.0, scheme[1], scheme[2]
+    diffusion = scheme[3:]
     d = len(cells)
     old_codes = np.empty(d)  # the boundary codes before a shift
     marg = np.empty((d, max(cells)))
@@ -401,7 +403,7 @@ def interval(f, p, t, t_end, adapt_first, cells, strides, box, domain, policy, s
             info[1] = 1.0
             info[2] = min(limit, diffusion_step(widths, cells, diffusion))
             planned_tau = -1.0
-        n, tau = equal_steps(t_end - t, info[2], dt_max)
+        n, tau = equal_steps(t_end - t, info[2] * frac, dt_max * frac)
         t_next = t_end if n <= 1 else t + tau
         if tau != planned_tau:
             for k in range(d):

@@ -40,7 +40,8 @@ def test_run_ou_matches_exact_kalman(tmp_path):
     smaller. The bound below is twice that, and the log-evidence must agree to 2e-3 per
     observation.
     """
-    argv = ["run", "ou", "--cells", "100", "--dt", "0.01", "--steps", "100", "--seed", "3"]
+    argv = ["run", "ou", "--cells", "100", "--dt", "0.01", "--steps", "100", "--seed", "3",
+            "--tol", "none"]  # fmt: skip
     assert main(argv + ["--out", str(tmp_path), "--no-plots"]) == 0
     s = json.loads((tmp_path / "summary.json").read_text())
     setup = cases.get_case("ou").build(cells=100)
@@ -51,30 +52,17 @@ def test_run_ou_matches_exact_kalman(tmp_path):
     assert s["rmse"] == pytest.approx(s["kalman_rmse"], rel=0.05)
     assert not list(tmp_path.glob("*.png"))  # --no-plots
 
-    # a ten times coarser time step must be visibly worse: the error is O(dt)
-    coarse = tmp_path / "coarse"
-    assert (
-        main(
-            [
-                "run",
-                "ou",
-                "--cells",
-                "100",
-                "--dt",
-                "0.1",
-                "--steps",
-                "100",
-                "--seed",
-                "3",
-                "--out",
-                str(coarse),
-                "--no-plots",
-            ]
-        )
-        == 0
-    )
-    c = json.loads((coarse / "summary.json").read_text())
+    # with fixed steps a ten times coarser step must be visibly worse: the error is O(dt);
+    # the time-error control (the default --tol) takes that step back to the accuracy of 0.01
+    coarse = ["run", "ou", "--cells", "100", "--dt", "0.1", "--steps", "100", "--seed", "3",
+              "--no-plots"]  # fmt: skip
+    assert main(coarse + ["--tol", "none", "--out", str(tmp_path / "fixed")]) == 0
+    c = json.loads((tmp_path / "fixed" / "summary.json").read_text())
     assert c["max_abs_mean_minus_kalman"] > 3 * s["max_abs_mean_minus_kalman"]
+    assert c["time_error_max"] is None  # not estimated
+    assert main(coarse + ["--out", str(tmp_path / "controlled")]) == 0
+    a = json.loads((tmp_path / "controlled" / "summary.json").read_text())
+    assert a["max_abs_mean_minus_kalman"] < tol and a["time_error_max"] <= a["tol"]
 
 
 def test_run_pendulum_on_a_window(tmp_path, capsys):

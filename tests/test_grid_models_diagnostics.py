@@ -107,8 +107,9 @@ def test_filter_result_summaries_and_progress(capsys):
     obs = pfda.GaussianObservation(lambda x: x, 0.2)
     times = 0.05 * np.arange(1, 61)
     ys = np.sin(times)[:, None]
-    res = pfda.Filter(grid, sde, obs, progress=True).run(pfda.gaussian(grid, [0], [1]), times, ys)
-    assert "pfda implicit" in capsys.readouterr().err
+    flt = pfda.Filter(grid, sde, obs, progress=True)
+    res = flt.run(pfda.gaussian(grid, [0], [1]), times, ys)
+    assert f"pfda {flt.scheme}" in capsys.readouterr().err
     assert res.probabilities.shape == (60, 100) and res.mean.shape == (60, 1)
     assert res.log_evidence == pytest.approx(res.log_evidence_increments.sum())
     np.testing.assert_allclose(res.probabilities.sum(axis=1), 1.0, rtol=1e-13)

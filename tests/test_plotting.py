@@ -43,7 +43,8 @@ def _seam_result() -> pfda.FilterResult:
         mean=np.zeros((K, 1)), cov=np.full((K, 1, 1), 0.01),
         log_evidence_increments=np.zeros(K), mass_lost=np.zeros(K),
         remaps=np.zeros(K, dtype=np.int64), lower=np.array([[0.0], [2.9]]),
-        widths=np.full((K, 1), 0.1), codes=np.ones((K, 1)),
+        widths=np.full((K, 1), 0.1), codes=np.ones((K, 1)), time_error=np.zeros(K),
+        evidence_time_error=np.zeros(K),
     )  # fmt: skip
 
 

@@ -31,7 +31,7 @@ def test_factorise_once_per_step_length(setup):
     solver = CountingSolver()
     obs = pfda.GaussianObservation(lambda x: x, 0.5)
     times = 0.1 * np.arange(1, 31)
-    flt = pfda.Filter(grid, sde, obs, scheme="implicit", solver=solver, dt=0.02)
+    flt = pfda.Filter(grid, sde, obs, scheme="implicit", solver=solver, dt=0.02, tol=None)
     flt.run(p0, times, np.zeros((30, 1)))
     assert solver.prepared == 1  # 30 intervals x 5 steps, one step length
     flt.run(p0, [0.1, 0.2, 0.35], np.zeros((3, 1)))
