@@ -8,10 +8,13 @@ its inverse together deviate from the exact circuit by at most
 (unnormalised) state moves by at most :math:`\delta_{\text{tot}}` and the normalised
 solution by at most :math:`2\delta_{\text{tot}}/\sqrt{P}`.  Since :math:`\sqrt{P}
 \gtrsim 1/\kappa`, the default :math:`r` is the smallest power of two with
-:math:`\delta_{\text{tot}} \le \varepsilon/(2\kappa)`.  :math:`\delta` is computed exactly
-from one synthesised step (``Operator``) raised to the :math:`r`-th power for up to 8
-system qubits; above that :math:`r = \lceil (t\Lambda)^{3/2}\sqrt{2^m/\varepsilon}\rceil`
-(order 2) or :math:`\lceil (t\Lambda)^2 2^m/\varepsilon\rceil` (order 1) with
+:math:`\delta_{\text{tot}} \le \varepsilon/(2\kappa\Gamma)`, where :math:`\Gamma`
+(``design.amplification``, :math:`\operatorname{cond}(S)` for a symmetrised matrix, else 1)
+bounds how much :math:`x = Sy` amplifies the relative error of :math:`y`.
+:math:`\delta` is computed exactly from one synthesised step (``Operator``) raised to the
+:math:`r`-th power for up to 8 system qubits; above that
+:math:`r = \lceil (t\Lambda)^{3/2}\sqrt{2^m/\varepsilon}\rceil` (order 2) or
+:math:`\lceil (t\Lambda)^2 2^m/\varepsilon\rceil` (order 1) with
 :math:`\Lambda = \sum_a |c_a|`, a crude commutator-free bound.  (The inverse phase
 estimation uses the same formula at :math:`-t`; for the symmetric order-2 formula that is
 exactly :math:`U_r^{-1}`, for order 1 its error is of the same size.)
@@ -108,7 +111,8 @@ def build(emb: HermitianEmbedding, design: ClockDesign, options: dict) -> Built:
         op = pauli_decomposition(emb.matrix, design.shift)
         order = options["trotter_order"]
         if options["trotter_reps"] is None:
-            reps, err = trotter_reps(op, emb, design, order, options["epsilon"])
+            eps_y = options["epsilon"] / design.amplification
+            reps, err = trotter_reps(op, emb, design, order, eps_y)
         else:
             reps = options["trotter_reps"]
             err = None
@@ -150,6 +154,8 @@ def build(emb: HermitianEmbedding, design: ClockDesign, options: dict) -> Built:
         scaling_condition=emb.scaling_condition,
         hamiltonian=options["hamiltonian"],
         simulation=simulation,
+        error_amplification=design.amplification,
+        error_bound=design.error_bound,
         **trot,
     )
     return Built(core=core, basis_change=change, info=info, trotter_gate=gate)

@@ -30,6 +30,30 @@ sign fixed so that :math:`b^\top M x > 0` (true for the exact solution since
 observable, so this is exact only for a non-negative solution (``nonnegative=True``, e.g.
 a probability vector through an M-matrix).  With ``mass=`` the result is finally rescaled
 to :math:`\sum_i x_i` = ``mass``, which also cancels any common bias of :math:`g`.
+
+Accuracy contract.  With :math:`\rho_j = \lambda_j g(\lambda_j)/C - 1` the relative
+inversion error of eigenvalue :math:`\lambda_j` (known in closed form,
+:mod:`quantum.inversion`), the exact state-vector output is :math:`\hat y = (I + \rho(H))y`.
+The direct embedding and the dilation read :math:`x` off :math:`y` with
+:math:`\|x\| = \|y\|`, so :math:`\|\hat x - x\| \le \max_j|\rho_j|\,\|x\|`.  The
+symmetrisation reads :math:`x = Sy`, so :math:`\hat x - x = S\rho(H)S^{-1}x` and
+
+.. math::
+
+    \frac{\|\hat x - x\|}{\|x\|} \le \operatorname{cond}(S)\,\max_j|\rho_j|,
+
+a factor :math:`\operatorname{cond}(S) = \max s/\min s` that is large when :math:`S`
+varies strongly (:math:`s^2` is the stationary density of a Fokker-Planck step:
+:math:`\operatorname{cond}(S) \approx 3\cdot 10^3` to :math:`5\cdot 10^5` for an
+Ornstein-Uhlenbeck step on :math:`[-3, 3]`), and is approached in practice: the exact
+worst case :math:`\|S\rho(H)S^{-1}\|_2` there is :math:`10^2` to :math:`4\cdot 10^4` times
+:math:`\max_j|\rho_j|`.  The clock is therefore chosen
+so that :math:`\Gamma\max_j|\rho_j| \le \varepsilon` with :math:`\Gamma =
+\operatorname{cond}(S)` for the symmetrisation and :math:`\Gamma = 1` otherwise; where
+no clock up to ``max_clock_qubits`` achieves that for the symmetrisation, ``"auto"``
+dilates instead (see :class:`HHLSolver`).  ``error_norm="embedded"`` certifies
+:math:`\|\hat y - y\| \le \varepsilon\|y\|` instead (:math:`\Gamma = 1`), which for the
+symmetrisation is the :math:`S^{-1}`-weighted error of :math:`x`.
 """
 
 from __future__ import annotations
@@ -40,7 +64,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from .inversion import ClockDesign, design_clock
+from .inversion import ClockDesign, design_clock, required_clock_qubits
 from .matrix import HermitianEmbedding, as_real_matrix, check_rhs, embed
 from .resources import DEFAULT_BASIS
 from .results import HHLResult, MatrixInfo
@@ -61,22 +85,95 @@ def _check_shots(shots) -> int | None:
 
 
 class HHLSolver:
-    """HHL on Qiskit >= 2 and Aer, with the two-phase ``prepare(M)`` / ``solve(b)`` protocol.
+    r"""HHL on Qiskit >= 2 and Aer, with the two-phase ``prepare(M)`` / ``solve(b)`` protocol.
+
+    Accuracy contract.  Unless ``num_clock_qubits`` is given, every exact state-vector
+    solve (``shots=None``, ``hamiltonian="exact"``, ``mass=None``) returns :math:`\hat x`
+    with
+
+    .. math::
+
+        \frac{\|\hat x - x\|_2}{\|x\|_2} \le \Gamma \max_j |\rho_j|
+        \le \varepsilon \qquad \text{for every } b,
+
+    where :math:`x = M^{-1}b`, :math:`\rho_j = \lambda_j g(\lambda_j)/C - 1` is the
+    relative inversion error of eigenvalue :math:`\lambda_j` of the embedded :math:`H`
+    (closed form, :func:`quantum.inversion.inversion_errors`), and :math:`\Gamma` bounds
+    how much the embedding amplifies the error of :math:`y` in :math:`x`:
+    :math:`\Gamma = 1` for ``"direct"`` and ``"dilate"``; for ``"symmetrise"``,
+    :math:`x = Sy` gives :math:`\hat x - x = S\rho(H)S^{-1}x`, hence
+    :math:`\Gamma = \|S\|\,\|S^{-1}\| = \operatorname{cond}(S) = \max s / \min s`.
+    The clock is the smallest :math:`m \ge m_0` (the formula of
+    :func:`quantum.inversion.required_clock_qubits`) with
+    :math:`\Gamma\max_j|\rho_j(m)| \le \varepsilon`; the bound is reported as
+    ``matrix_info.error_bound``.  Since :math:`\max_j|\rho_j(m)|` falls roughly like
+    :math:`2^{-m}`, symmetrising costs about :math:`\log_2\operatorname{cond}(S)` extra
+    clock qubits, dilating one extra system qubit and a signed clock.  Therefore:
+
+    * ``method="auto"``: a symmetric ``M`` is embedded directly; a reversible ``M`` with
+      ``cond(S) <= max_scaling_condition`` is symmetrised if some clock up to
+      ``max_clock_qubits`` certifies ``epsilon`` with :math:`\Gamma = \operatorname{cond}(S)`
+      and the symmetrised circuit needs no more system and clock qubits than the certified
+      dilation, and dilated otherwise; any other ``M`` is dilated.  (The dilation's
+      :math:`\sigma_{\max}/\sigma_{\min} \ge |\lambda|_{\max}/|\lambda|_{\min}` and its
+      signed grid give it at least :math:`m_0` clock qubits, so it is only built when the
+      budget costs the symmetrisation two clock qubits or more.)  With
+      ``eigenvalue_bounds`` given, which describe one embedding only, ``"auto"`` raises
+      ``ValueError`` instead of switching.
+    * ``method="symmetrise"`` whose budget cannot be met raises ``ValueError`` (naming
+      ``cond(S)`` and the bound reached); ``"direct"`` and ``"dilate"`` raise likewise if
+      no clock up to ``max_clock_qubits`` certifies ``epsilon``.
+    * A given ``num_clock_qubits`` replaces the rule: that clock is used, ``"auto"``
+      symmetrises every reversible ``M`` within ``max_scaling_condition``, and
+      ``matrix_info.error_bound`` reports the bound without enforcing it.
+
+    ``error_norm="embedded"`` asks for the contract in the norm of the embedded system
+    instead, :math:`\|\hat y - y\|_2 \le \varepsilon\|y\|_2`, i.e. :math:`\Gamma = 1`
+    for every embedding.  For ``"direct"`` and ``"dilate"`` this still bounds
+    :math:`\|\hat x - x\|_2/\|x\|_2`; for ``"symmetrise"`` it bounds the weighted error
+
+    .. math::
+
+        \frac{\|S^{-1}(\hat x - x)\|_2}{\|S^{-1}x\|_2} =
+        \left(\frac{\sum_i (\hat x_i - x_i)^2 / d_i}{\sum_i x_i^2 / d_i}\right)^{1/2}
+        \le \varepsilon, \qquad d = s^2,
+
+    which for a Fokker-Planck step (:math:`d` the stationary density) is a
+    :math:`\chi^2`-type distance that keeps the tails of a density accurate relative to
+    :math:`d`; ``"auto"`` then symmetrises every reversible ``M`` within
+    ``max_scaling_condition``.  The Euclidean error of :math:`x` is then only bounded by
+    :math:`\operatorname{cond}(S)\,\varepsilon`.
+
+    The sign recovery :math:`b^\top M\hat x > 0` is safe under the bound: since
+    :math:`b^\top M x = \|b\|^2` and :math:`|b^\top M(\hat x - x)| \le
+    \kappa_2(M)\,\varepsilon\,\|b\|^2`, it cannot pick the wrong sign while
+    :math:`\kappa_2(M)\,\varepsilon < 1`; ``nonnegative=True`` clips negative entries,
+    which only moves :math:`\hat x` closer to a non-negative :math:`x`.
+
+    Shots add a sampling error on top of this bound (falling like
+    :math:`1/\sqrt{\text{shots}}`); a product formula (``hamiltonian="trotter"``) adds its
+    own, kept below :math:`\varepsilon/(2\kappa\Gamma)` in operator norm
+    (:mod:`quantum.build`).
 
     Parameters
     ----------
     epsilon : float
-        Target relative error of the solution; sets the clock size.
+        Target relative error of the solution ``x`` (the contract above); sets the clock.
     num_clock_qubits : int, optional
-        Fixed clock size (overrides ``epsilon``).
+        Fixed clock size (overrides ``epsilon``; no contract).
     max_clock_qubits : int
         Largest clock allowed (default 12).
     method : {"auto", "direct", "symmetrise", "dilate"}
-        Hermitian embedding (:func:`quantum.matrix.embed`).
+        Hermitian embedding (:func:`quantum.matrix.embed`), chosen as described above.
     max_scaling_condition : float
-        ``"auto"`` dilates a reversible matrix whose similarity ``S`` is worse conditioned.
+        ``"auto"`` never symmetrises a matrix whose similarity ``S`` has a larger
+        ``max(s)/min(s)``, whatever the clock (a bound on ``S`` itself, checked first).
     eigenvalue_bounds : (float, float), optional
         ``(min|lambda|, max|lambda|)`` of the embedded matrix, instead of the exact ones.
+        They set the clock grid; the contract is still certified at the exact eigenvalues.
+    error_norm : {"solution", "embedded"}
+        Norm of the contract: ``"solution"`` (default), ``||x - x*|| / ||x*||``;
+        ``"embedded"``, ``||y - y*|| / ||y*||`` of the embedded system (see above).
     hamiltonian : {"exact", "trotter"}
         Dense ``exp(iHt)`` or a product formula over the Pauli decomposition.
     trotter_order : int
@@ -127,6 +224,7 @@ class HHLSolver:
         method: str = "auto",
         max_scaling_condition: float = 1e6,
         eigenvalue_bounds: tuple[float, float] | None = None,
+        error_norm: str = "solution",
         hamiltonian: str = "exact",
         trotter_order: int = 2,
         trotter_reps: int | None = None,
@@ -157,6 +255,8 @@ class HHLSolver:
             raise ValueError(f"trotter_order must be 1 or even; got {trotter_order}.")
         if trotter_reps is not None and int(trotter_reps) < 1:
             raise ValueError(f"trotter_reps must be a positive integer; got {trotter_reps}.")
+        if error_norm not in ("solution", "embedded"):
+            raise ValueError(f"error_norm must be 'solution' or 'embedded'; got {error_norm!r}.")
         if int(max_clock_qubits) < 2:
             raise ValueError(f"max_clock_qubits must be at least 2; got {max_clock_qubits}.")
         shots = _check_shots(shots)
@@ -180,6 +280,7 @@ class HHLSolver:
             method=method,
             max_scaling_condition=float(max_scaling_condition),
             eigenvalue_bounds=eigenvalue_bounds,
+            error_norm=error_norm,
             hamiltonian=hamiltonian,
             trotter_order=int(trotter_order),
             trotter_reps=None if trotter_reps is None else int(trotter_reps),
@@ -237,16 +338,7 @@ class PreparedHHL:
         t0 = time.perf_counter()
         self.options = options
         self._M = as_real_matrix(M)
-        emb: HermitianEmbedding = embed(
-            self._M, options["method"], options["max_scaling_condition"]
-        )
-        design: ClockDesign = design_clock(
-            emb.eigenvalues,
-            epsilon=options["epsilon"],
-            num_clock_qubits=options["num_clock_qubits"],
-            max_clock_qubits=options["max_clock_qubits"],
-            bounds=options["eigenvalue_bounds"],
-        )
+        emb, design = _embed_and_design(self._M, options)
         self.embedding, self.design = emb, design
         built = _build.build(emb, design, options)
         self._core, self._basis_change = built.core, built.basis_change
@@ -433,6 +525,60 @@ class PreparedHHL:
             x = x * (o["mass"] / total)
         x = np.array(x, dtype=float)
         return x, state, float(prob), run_time, shots
+
+
+def _embed_and_design(M, options: dict) -> tuple[HermitianEmbedding, ClockDesign]:
+    """Embedding and clock under the epsilon-contract (rule in :class:`HHLSolver`)."""
+    method = options["method"]
+    emb = embed(M, method, options["max_scaling_condition"])
+    clock = dict(
+        epsilon=options["epsilon"],
+        num_clock_qubits=options["num_clock_qubits"],
+        max_clock_qubits=options["max_clock_qubits"],
+        bounds=options["eigenvalue_bounds"],
+    )
+    if emb.method != "symmetrise" or options["error_norm"] == "embedded":
+        return emb, design_clock(emb.eigenvalues, **clock)
+    gamma = emb.scaling_condition
+    may_switch = (
+        method == "auto"
+        and options["num_clock_qubits"] is None
+        and options["eigenvalue_bounds"] is None
+    )
+    try:
+        design = design_clock(emb.eigenvalues, amplification=gamma, **clock)
+    except ValueError as err:
+        if may_switch:
+            dilated = embed(M, "dilate")
+            return dilated, design_clock(dilated.eigenvalues, **clock)
+        way_out = (
+            "use method='dilate' (whose eigenvalue_bounds are the singular values of M)"
+            if method == "auto"
+            else "use method='dilate' or 'auto' (which dilates such a matrix)"
+        )
+        way_out += ", or error_norm='embedded' for the contract in the S^-1-weighted norm"
+        raise ValueError(
+            f"the symmetrised system cannot meet epsilon = {options['epsilon']:g}: x = S y "
+            f"amplifies the relative error of y by up to cond(S) = {gamma:.3g}, and {err} "
+            f"Alternatively {way_out}."
+        ) from err
+    lam = np.abs(emb.eigenvalues)
+    m0 = required_clock_qubits(lam.min(), lam.max(), options["epsilon"], signed=emb.signed)
+    if not may_switch or design.num_clock_qubits < m0 + 2:
+        return emb, design
+    # The dilation needs one more system qubit and at least m0 clock qubits (its condition
+    # number sigma_max / sigma_min is at least |lambda|_max / |lambda|_min, and its signed
+    # grid is finer), so it can need fewer qubits only when the budget cost two or more.
+    dilated = embed(M, "dilate")
+    try:
+        dil_design = design_clock(dilated.eigenvalues, **clock)
+    except ValueError:
+        return emb, design
+    sym_qubits = emb.num_system_qubits + design.num_clock_qubits
+    dil_qubits = dilated.num_system_qubits + dil_design.num_clock_qubits
+    if dil_qubits < sym_qubits:
+        return dilated, dil_design
+    return emb, design
 
 
 def _classical_solve(M, b: np.ndarray) -> np.ndarray:

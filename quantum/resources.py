@@ -4,7 +4,9 @@ r"""Resource estimates and gate counts for HHL.
 :math:`n_s = \lceil\log_2 n\rceil` (+1 for the dilation of a non-symmetric matrix),
 :math:`N = 2^{n_s}`, eigenvalues scaled to :math:`\max|\lambda| = 1`, and the clock size
 :math:`m` from :func:`quantum.inversion.required_clock_qubits`
-(:math:`m \approx \log_2(\kappa/\varepsilon)`), :math:`K = 2^m`:
+(:math:`m \approx \log_2(\kappa/\varepsilon)`; a prepared matrix may need a few more,
+which :func:`quantum.inversion.design_clock` certifies on its actual spectrum),
+:math:`K = 2^m`:
 
 * qubits: :math:`n_s + m + 1`;
 * evolution time: :math:`t = 2\pi/(K\Delta)` per :math:`U`; QPE and its inverse together
@@ -154,7 +156,7 @@ def estimate_resources(
     ns = max(1, int(np.ceil(np.log2(n)))) + (0 if symmetric else 1)
     N = 1 << ns
     lam = np.array([1.0 / kappa, 1.0]) if symmetric else np.array([-1.0, 1.0 / kappa, 1.0])
-    design = design_clock(lam, epsilon=epsilon, max_clock_qubits=64)
+    design = design_clock(lam, epsilon=epsilon, max_clock_qubits=64, certify=False)
     m = design.num_clock_qubits
     K = 1 << m
     t = design.evolution_time

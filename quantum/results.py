@@ -43,6 +43,15 @@ class MatrixInfo:
         ``||U_trotter - U||_2`` for one ``U`` (computed for small systems).
     trotter_bound : float or None
         ``2 (2**m - 1) trotter_error``: bound on the circuit's operator-norm error.
+    error_amplification : float
+        ``Gamma``: how much the embedding can amplify the relative error of ``y`` in ``x``
+        (``scaling_condition`` for ``"symmetrise"``, 1 otherwise).
+    error_bound : float or None
+        ``Gamma * max_j |rho_j|``: bound on ``||x - x*|| / ||x*||`` (``error_norm=
+        "solution"``; on ``||y - y*|| / ||y*||`` of the embedded system with ``"embedded"``,
+        where ``Gamma = 1``) of an exact state-vector solve with ``hamiltonian="exact"``,
+        for every right-hand side (:mod:`quantum.inversion`); at most ``epsilon`` unless
+        ``num_clock_qubits`` was given.
     """
 
     size: int
@@ -67,6 +76,8 @@ class MatrixInfo:
     trotter_reps: int | None = None
     trotter_error: float | None = None
     trotter_bound: float | None = None
+    error_amplification: float = 1.0
+    error_bound: float | None = None
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ def test_bad_shots(shots):
         ({"mass": -1.0}, "mass"),
         ({"max_clock_qubits": 1}, "max_clock_qubits"),
         ({"resource_counts": "sometimes"}, "resource_counts"),
+        ({"error_norm": "l1"}, "error_norm"),
     ],
 )
 def test_bad_options(options, match):

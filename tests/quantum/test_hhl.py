@@ -83,7 +83,8 @@ def test_matches_numpy_solve(kind, n, method, rng):
     assert r.method == method
     assert r.padded == (n & (n - 1) != 0)
     assert r.fidelity >= 0.999
-    assert np.linalg.norm(r.x - x_ref) / np.linalg.norm(x_ref) <= 0.03
+    assert np.linalg.norm(r.x - x_ref) / np.linalg.norm(x_ref) <= 0.01  # the default epsilon
+    assert r.relative_error <= r.info.error_bound <= 0.01
     assert r.relative_error == pytest.approx(np.linalg.norm(r.x - x_ref) / np.linalg.norm(x_ref))
     assert 0 < r.success_probability <= 1
     assert r.shots is None and r.hamiltonian == "exact"
@@ -174,7 +175,7 @@ def test_definite_and_indefinite_symmetric(sign, rng):
     r = quantum.hhl_solve(M, b, resource_counts=False)
     assert r.method == "direct"
     assert r.info.signed == (sign > 0)
-    assert r.fidelity >= 0.999 and r.relative_error <= 0.03
+    assert r.fidelity >= 0.999 and r.relative_error <= 0.01
 
 
 # -- report and Hamiltonian simulation --------------------------------------------------------
@@ -279,15 +280,17 @@ def test_two_dimensional_reversible_step_uses_the_eigenbasis_simulation(rng):
     r = quantum.hhl_solve(M, b, resource_counts=False)
     assert r.method == "symmetrise" and r.info.simulation == "eigenbasis"
     assert r.num_system_qubits == 6
-    assert r.fidelity >= 0.999 and r.relative_error <= 0.03
+    assert r.fidelity >= 0.999 and r.relative_error <= r.info.error_bound <= 0.01
 
 
 @pytest.mark.slow
 def test_1024_unknowns(rng):
     M = _grid_step_2d(rng, 32, 0.2)
     prepared = quantum.HHLSolver(epsilon=0.02, resource_counts=False).prepare(M)
-    assert prepared.matrix_info.num_system_qubits == 10
+    info = prepared.matrix_info
+    # symmetrising (cond(S) ~ 35) would need 10 + 12 qubits, dilating 11 + 9
+    assert info.dilated and info.num_system_qubits == 11
     for _ in range(2):
         b = rng.dirichlet(np.ones(1024))
         r = prepared.solve_result(b)
-        assert r.fidelity >= 0.999 and r.relative_error <= 0.03
+        assert r.fidelity >= 0.999 and r.relative_error <= info.error_bound <= 0.02
