@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,3 +47,18 @@ def test_filter_vs_particle_filter_quick():
     assert "bootstrap PF" in out and "pfda explicit" in out
     assert "Lorenz-63" in out and "99.9 % HPD cells" in out
     assert "nan" not in out.lower()
+
+
+def test_lorenz63_sakov2012_quick(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from bench_lorenz63 import main
+
+    argv = ["--quick", "--cycles", "12", "--burn-in", "4", "--particles", "200", "800"]
+    out = main([*argv, "--reference-particles", "2000", "--deviation-cycles", "8"])
+    rows = out["rows"]
+    assert {r["method"] for r in rows} == {"pfda window split-ppm", "bootstrap PF (RK4 + noise)"}
+    assert all(np.isfinite(r["rmse"]) and r["ms"] > 0 for r in rows)
+    pf800 = [r["rmse"] for r in rows if r["size"] == "N = 800"]
+    assert len(pf800) == 2 and max(pf800) < 1.5  # DAPPER's PartFilt N = 800 scores about 0.2
+    assert all(np.isfinite(r[1]) for r in out["deviation_rows"])
+    assert out["truth_inside"]
