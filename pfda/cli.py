@@ -72,7 +72,8 @@ def _tolerance(text: str) -> float | None:
 
 def _add_run_options(p: argparse.ArgumentParser, out_default: str | None = DEFAULT_OUT) -> None:
     p.add_argument("--cells", type=_positive_int, help="cells per axis (default: the case's)")
-    p.add_argument("--scheme", choices=SCHEMES, help="time scheme (default: the case's)")
+    p.add_argument("--scheme", choices=("auto", *SCHEMES),
+                   help="time scheme (default: the case's)")  # fmt: skip
     p.add_argument("--dt", type=_positive_float, help="largest time step (default: the case's)")
     p.add_argument("--steps", type=_positive_int, help="number of observations")
     p.add_argument(

@@ -37,7 +37,7 @@ from .models import SDE, GaussianObservation, Observation
 from .propagation import Propagator
 from .results import FilterResult
 from .solvers import LinearSolver
-from .stepcontrol import ORDERS, StepControl
+from .stepcontrol import ORDERS, SMALLEST_FRACTION, StepControl
 from .walkers import FixedWalk, WindowWalk, predict
 
 __all__ = ["Filter", "FilterResult", "choose_mesh", "choose_scheme", "predict", "update"]
@@ -310,7 +310,10 @@ class Filter:
         times, ys = self._check_series(times, ys, float(t0))
         with CompileClock("the filter's kernels") as clock:
             start = _time.perf_counter()
-            result = self._run(prior, times, ys, float(t0))
+            try:
+                result = self._run(prior, times, ys, float(t0))
+            finally:
+                self.propagator.fraction = 1.0  # the time-error control's steps end with the run
             elapsed = _time.perf_counter() - start
         return FilterResult(**result, wall_time=max(elapsed - clock.seconds, 0.0),
                             compile_time=clock.seconds)  # fmt: skip
@@ -392,6 +395,14 @@ class Filter:
                 f"the time-error estimate of the {self.scheme} steps did not fall as they "
                 "halved: another error (the linear solver's, the window's remaps) dominates, and "
                 "the reported time_error bounds it",
+                PfdaWarning,
+                stacklevel=3,
+            )
+        if control.floored:
+            warnings.warn(
+                f"the {self.scheme} steps reached {SMALLEST_FRACTION:.3g} of their bound with "
+                f"the time-error estimate still above tol={self.tol:g} (time_error reports it): "
+                "give a smaller dt, or a scheme of higher order",
                 PfdaWarning,
                 stacklevel=3,
             )

@@ -177,7 +177,8 @@ class FilterResult:
 
 
 def load(path) -> FilterResult:
-    """Read a :class:`FilterResult` written by :meth:`FilterResult.save`."""
+    """Read a :class:`FilterResult` written by :meth:`FilterResult.save` (a file without the
+    time-error estimates gives NaN, not estimated)."""
     with np.load(path, allow_pickle=False) as f:
         grid = Grid(f["grid_lower"], f["grid_upper"], f["grid_cells"],
                     tuple(str(b) for b in f["grid_boundary"]))  # fmt: skip
@@ -185,5 +186,8 @@ def load(path) -> FilterResult:
                  "remaps", "lower", "widths", "codes", "time_error",
                  "evidence_time_error")  # fmt: skip
         wall, comp = (float(v) for v in f["times_s"])
+        missing = np.full(len(f["times"]), np.nan)  # estimates of a file that predates them
+        arrays = {n: f[n] if n in f.files or not n.endswith("time_error") else missing.copy()
+                  for n in names}  # fmt: skip
         return FilterResult(grid=grid, mesh=str(f["mesh"]), wall_time=wall, compile_time=comp,
-                            **{n: f[n] for n in names})  # fmt: skip
+                            **arrays)  # fmt: skip

@@ -22,8 +22,10 @@ estimates ``err`` and ``delta`` of the last check of its step.
 
 Where a halving does not cut the estimate (below :data:`STALL` of the last one), the difference
 is not a time error: an iterative or quantum solver's own error, or a window's remaps, dominate.
-The control then stops refining and keeps the step (``stalled``); the estimate stays an upper
-bound on the time error.
+The control then stops refining that interval and goes back to the longer step (``stalled``,
+and the filter warns); the estimate stays an upper bound on the time error, and later checks
+try again. Where the estimate still exceeds ``tol`` at :data:`SMALLEST_FRACTION` of the step
+bounds, the control keeps that step (``floored``, and the filter warns).
 
 Schemes exact in time (``exponential`` with a time-independent generator: ``expm`` applied to
 working precision) are never checked; their estimate is ``0``.
@@ -115,11 +117,12 @@ class StepControl:
         self._last = (0.0, 0.0) if exact or tol is not None else (math.nan, math.nan)
         self.refined = 0  # how often the steps halved
         self.stalled = False  # a halving that did not cut the estimate
-        self._round = math.inf  # the estimate of the previous round of this interval
+        self._round = (math.inf, 0.0)  # the estimates of the previous round of this interval
+        self.floored = False  # the estimate exceeded tol at the smallest fraction
 
     def begin(self) -> None:
         """A checked interval starts."""
-        self._round = math.inf
+        self._round = (math.inf, 0.0)
 
     def due(self, k: int) -> bool:
         """Whether interval ``k`` is taken twice."""
@@ -147,19 +150,25 @@ class StepControl:
             self._due = False
             self._last = (err, delta)
             return True, err, delta
-        falls = err < STALL * self._round
-        self._round = err
-        if not falls:  # not the asymptotic regime: a solver's or remap's error dominates
+        previous = self._round
+        self._round = (err, delta)
+        self._due = False
+        if not err < STALL * previous[0]:  # not the asymptotic regime: another error dominates
             self.stalled = True
             self.fraction = min(1.0, 2.0 * self.fraction)  # the halving bought nothing
-        elif err > self.tol and not self.stalled and self.fraction > SMALLEST_FRACTION:
-            self.fraction *= 0.5
-            self.refined += 1
-            return False, err / gain, delta / gain
-        self._due = False
-        if falls and self.fraction < 1.0 and gain * err < 0.5 * self.tol:
+            self._last = previous  # the estimates of that longer step
+            return True, err / gain, delta / gain
+        if err > self.tol:
+            if self.fraction > SMALLEST_FRACTION:
+                self.fraction *= 0.5
+                self.refined += 1
+                return False, err / gain, delta / gain
+            self.floored = True
+        elif self.fraction < 1.0 and gain * err < 0.5 * self.tol:
             self.fraction = min(1.0, 2.0 * self.fraction)
             self._due = True  # check the longer step at once
+            self._last = (gain * err, gain * delta)
+            return True, err / gain, delta / gain
         self._last = (err, delta)  # the estimates of a step of the next intervals
         return True, err / gain, delta / gain
 

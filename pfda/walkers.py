@@ -164,7 +164,11 @@ class WindowWalk:
         p, box, _ = state
         if np.array_equal(box, self.box):
             return p
-        q, _ = self.domain.move(p, box, self.box, True)
+        dom, box = self.domain, box.copy()
+        for k in np.flatnonzero(dom.periodic):  # the same period as the current box
+            if not (dom.is_full(box, k) or dom.is_full(self.box, k)):
+                box[0, k] += round((self.box[0, k] - box[0, k]) / dom.length[k]) * dom.length[k]
+        q, _ = dom.move(p, box, self.box, True)
         return q
 
     # -- the initial window ---------------------------------------------------------------------

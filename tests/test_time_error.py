@@ -225,3 +225,44 @@ def test_increment_and_relative_l1_by_hand():
     control = StepControl(2, 1e-3, 10)
     done, err, delta = control.judge(q, q, ll)
     assert done and err == 0.0 and delta == 0.0 and control.fraction == 1.0
+
+
+@pytest.mark.filterwarnings("ignore:the Gaussian prior has only:pfda.PfdaWarning")  # not wrapped
+@pytest.mark.parametrize("method", ["numba", "numpy"])
+def test_estimate_holds_where_a_periodic_window_crosses_the_seam(method):
+    """A density moving across the seam of a circle: the two passes of a checked interval may
+    label their windows a period apart; the estimate compares them on one period (a false
+    estimate of 1/(1 - 2^-q) = 4/3 otherwise)."""
+    grid = pfda.Grid([-np.pi], [np.pi], [64], boundary="periodic")
+    sde = pfda.SDE(drift=lambda x: 1.0 + 0 * x, diffusion=0.02)
+    obs = pfda.GaussianObservation(lambda x: np.concatenate([np.sin(x), np.cos(x)]), 0.05)
+    times = 0.1 * np.arange(1, 13)
+    for m0 in (2.3, 2.5, 2.7):
+        truth = m0 + times
+        ys = np.stack([np.sin(truth), np.cos(truth)], 1)
+        flt = pfda.Filter(grid, sde, obs, "split-ppm", mesh=pfda.Window(method=method),
+                          check_every=1)  # fmt: skip
+        res = flt.run(lambda g, m0=m0: pfda.gaussian(g, [m0], [[0.05]]), times, ys)
+        assert res.lower[:, 0].min() < -np.pi + 1.5 and res.lower[:, 0].max() > 1.5  # crossed
+        assert res.time_error.max() < 1e-2
+
+
+def test_the_smallest_step_warns_when_the_estimate_still_exceeds_tol():
+    control = StepControl(1, 1e-3, 10)
+    control.fraction = pfda.stepcontrol.SMALLEST_FRACTION
+    q = np.array([0.5, 0.5])
+    done, err, _ = control.judge(q, np.array([0.4, 0.6]), np.zeros(2))
+    assert done and control.floored and err > 1e-3
+
+
+def test_a_run_leaves_the_filter_steps_as_they_were(tmp_path):
+    flt = pfda.Filter(OU_GRID, OU_SDE, flat_observation(), "implicit", mesh="fixed")
+    res = flt.run(pfda.gaussian(OU_GRID, [1.5], [[0.1]]), [0.4, 0.8], [[0.0], [0.0]])
+    assert res.time_error.max() <= 1e-3 and flt.propagator.fraction == 1.0
+    # a result file without the estimates (written before they existed) loads as not estimated
+    res.save(tmp_path / "r.npz")
+    with np.load(tmp_path / "r.npz") as f:
+        old = {k: f[k] for k in f.files if k not in ("time_error", "evidence_time_error")}
+    np.savez(tmp_path / "old.npz", **old)
+    back = pfda.load(tmp_path / "old.npz")
+    assert np.all(np.isnan(back.time_error)) and np.all(np.isnan(back.evidence_time_error))
