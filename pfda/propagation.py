@@ -8,7 +8,7 @@ scheme             step                                      Markov (``p' >= 0``
 explicit           ``p' = (I + dt A) p``                     iff ``dt <= 1/max(-A_ii)``
 implicit           ``(I - dt A) p' = p`` (backward Euler)    for every ``dt``
 crank-nicolson     ``(I - dt A/2) p' = (I + dt A/2) p``      iff ``dt <= 2/max(-A_ii)``
-exponential        ``p' = expm(dt A) p``                     for every ``dt``
+exponential        ``p' = expm(dt A) p`` (uniformisation)    for every ``dt``
 split-ppm          Strang-split flux-form sweeps, limited    iff ``dt`` is under the
 split-mc           PPM or MC reconstruction                  Courant bound; sub-stepped
 =================  =======================================  ===========================
@@ -34,13 +34,13 @@ from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from ._warnings import PfdaWarning
 from .assembly import cfl_limit, generator
 from .grid import Grid
 from .models import SDE
 from .solvers import LinearSolver, get_solver
+from .uniformisation import expm_apply
 
 __all__ = ["SCHEMES", "Propagator", "propagate", "stationary"]
 
@@ -239,8 +239,7 @@ class Propagator:
             return P @ p
         if scheme == "exponential":
             A = self._generator_at(t + 0.5 * h)
-            out = spla.expm_multiply(h * A, p)
-            return self._clean(out, p)
+            return self._clean(expm_apply(A, p, h), p)
         if scheme == "implicit":
             A = self._generator_at(t + h)
             prep = self._prepared(
