@@ -4,6 +4,10 @@
 
 ``--quick`` runs tiny sizes (the test suite does, so that the scripts keep working); its numbers
 are not meant for BENCHMARKS.md. The HHL benchmark (bench_hhl.py) is included when present.
+
+Sections of the existing BENCHMARKS.md whose heading carries a date, ``## Title (2026-12-02,
+...)``, were measured by their own scripts (compile time, Lorenz-63, the HHL contract): they are
+kept, ahead of the regenerated tables.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import datetime
 import importlib
 import io
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -66,7 +71,16 @@ def run_all(quick: bool = False, only: list[str] | None = None) -> list[dict]:
     return results
 
 
-def render(results: list[dict], quick: bool) -> str:
+DATED = re.compile(r"^## .*\(\d{4}-\d{2}-\d{2}")
+
+
+def dated_sections(text: str) -> list[str]:
+    """The ``## `` sections of a BENCHMARKS.md text whose heading carries a date."""
+    parts = re.split(r"(?m)^(?=## )", text)
+    return [part.rstrip() + "\n" for part in parts if DATED.match(part)]
+
+
+def render(results: list[dict], quick: bool, kept: list[str] = ()) -> str:
     import numba
     import numpy as np
     import scipy
@@ -82,7 +96,11 @@ def render(results: list[dict], quick: bool) -> str:
         f"Numba {numba.__version__} ({numba.get_num_threads()} threads). The machine is shared, "
         "so compare the ratios within a table, not absolute times across runs.",
         "",
+        "Timings exclude compilation: every kernel is cached on disk, and a filter's `wall_time`"
+        " leaves\nout the seconds Numba spent compiling (its `compile_time`).",
+        "",
     ]
+    lines += list(kept)
     for res in results:
         lines += [f"## {res['title']}", "", f"`{res['command']}`", "", res["table"], ""]
         if res.get("note"):
@@ -99,7 +117,8 @@ def main(argv=None) -> None:
     results = run_all(args.quick, args.only)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "BENCHMARKS.md"
-    path.write_text(render(results, args.quick))
+    kept = dated_sections(path.read_text()) if path.exists() else []
+    path.write_text(render(results, args.quick, kept))
     print(f"wrote {path}")
 
 
