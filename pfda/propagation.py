@@ -193,9 +193,27 @@ class Propagator:
         if self._split is not None:
             return self._split(p, t0, t1)
         p = np.array(p, dtype=float)
+        if self.scheme == "explicit" and self.A is None and self.dt is None:
+            return self._explicit_at_each_limit(p, t0, t1)
         n, h = self.steps(t0, t1)
         for s in range(n):
             p = self._step(p, t0 + s * h, h)
+        return p
+
+    def _explicit_at_each_limit(self, p: np.ndarray, t0: float, t1: float) -> np.ndarray:
+        """Explicit steps of a time-dependent generator, each at (the fraction of) the CFL
+        limit of the generator at its start, where the step is assembled: equal steps at the
+        limit at ``t0`` could exceed a later, smaller limit."""
+        if t1 < t0:
+            raise ValueError(f"cannot propagate backwards in time (t0={t0}, t1={t1})")
+        t = t0
+        while t < t1:
+            A = generator(self.grid, self.sde, t, flux=self.flux)
+            h = cfl_limit(A) * self._fraction
+            if not math.isfinite(h) or t + h >= t1 - 1e-15 * max(1.0, abs(t1)):
+                h = t1 - t
+            p = (A @ p) * h + p
+            t = t1 if h == t1 - t else t + h
         return p
 
     def _generator_at(self, t: float):

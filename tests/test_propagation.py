@@ -119,3 +119,22 @@ def test_stationary_matches_boltzmann():
     slopes = -np.diff(np.log(errors)) / np.log(2)
     assert np.all((slopes > 1.8) & (slopes < 2.2)), slopes
     assert errors[-1] < 5e-5
+
+
+def test_explicit_steps_of_a_time_dependent_drift_follow_each_cfl_limit():
+    """A forcing that speeds the drift up within the interval: equal steps at the CFL limit of
+    the first instant would exceed a later one (and be refused). Steps at each instant's limit
+    are Markov, and first order: halving them halves the distance to a converged exponential
+    (midpoint) reference."""
+    grid = pfda.Grid([-4.0], [4.0], [200], boundary="absorbing")
+    sde = pfda.SDE(drift=lambda x, t: -x + 2 * np.sin(3 * t), diffusion=0.3)
+    p0 = pfda.gaussian(grid, [-1.0], [[0.1]])
+    ref = pfda.Propagator(grid, sde, "exponential", dt=1e-3)(p0, 0.0, 0.5)
+    explicit = pfda.Propagator(grid, sde, "explicit")
+    err = []
+    for fraction in (1.0, 0.5, 0.25):
+        explicit.fraction = fraction
+        p = explicit(p0, 0.0, 0.5)
+        assert p.min() >= 0.0 and p.sum() <= 1.0 + 1e-12
+        err.append(np.abs(p - ref).sum())
+    assert 1.7 < err[0] / err[1] < 2.3 and 1.7 < err[1] / err[2] < 2.3, err
