@@ -318,7 +318,14 @@ class Filter:
         return FilterResult(**result, wall_time=max(elapsed - clock.seconds, 0.0),
                             compile_time=clock.seconds)  # fmt: skip
 
-    def _run(self, prior, times: np.ndarray, ys: np.ndarray, t0: float) -> dict:
+    def smooth(self, prior, times, ys, t0: float = 0.0) -> FilterResult:
+        """The smoothed densities ``p(x_k | y_{1:K})`` (:func:`pfda.smoother.smooth`): a fixed
+        mesh and a linear scheme; the arguments are those of :meth:`run`."""
+        from .smoother import smooth
+
+        return smooth(self, prior, times, ys, t0)
+
+    def _run(self, prior, times: np.ndarray, ys: np.ndarray, t0: float, forecasts=None) -> dict:
         """The one loop: propagate, zoom (a window), update, record."""
         window = isinstance(self.mesh, Window)
         walk = WindowWalk(self, self.mesh, prior) if window else FixedWalk(self, prior)
@@ -342,7 +349,7 @@ class Filter:
         t = t0
         bar = self._bar(K)
         ll, w = np.empty(N), np.empty(N)  # the log-likelihoods and Bayes weights of a step
-        fused = window and walk.observer(likelihood, ys.shape[1])
+        fused = window and forecasts is None and walk.observer(likelihood, ys.shape[1])
         for k in range(K):
             mean, cov = out["mean"][k], out["cov"][k]
             check = control.due(k)
@@ -357,15 +364,18 @@ class Filter:
                 p, box = walk.p, walk.box
             else:
                 if check:  # the interval twice, halving the steps until the error is met
-                    lost, remaps, err, delta = self._checked_advance(walk, control, likelihood,
-                                                                     ys[k], t, float(times[k]),
-                                                                     k > 0, ll)  # fmt: skip
+                    lost, remaps, err, delta, kept = self._checked_advance(
+                        walk, control, likelihood, ys[k], t, float(times[k]), k > 0, ll
+                    )
                     out["time_error"][k], out["evidence_time_error"][k] = err, delta
                 else:
+                    kept = walk.fraction
                     lost, remaps = walk.advance(t, float(times[k]), k > 0)
                     out["time_error"][k], out["evidence_time_error"][k] = control.carried()
                 p = walk.p  # the walker's own array: updated in place
                 prior_total = float(p.sum())
+                if forecasts is not None:  # the smoother's: predicted masses and their steps
+                    forecasts["q"][k], forecasts["fraction"][k] = p, kept
                 best = likelihood(ys[k], walk.grid, p, ll)
                 if walk.zoom(ll, best):
                     remaps += 1
@@ -417,15 +427,15 @@ class Filter:
         """An interval taken with the control's step fraction and with half of it, from the
         same state, until their difference meets the tolerance (:mod:`pfda.stepcontrol`); the
         walker ends on the finer pass (on the unhalved one where the control only estimates).
-        Returns ``(mass lost, remaps, err, delta)``."""
+        Returns ``(mass lost, remaps, err, delta, the step fraction of the pass kept)``."""
         start = walk.save()
         control.begin()
-        walk.fraction = control.fraction
+        walk.fraction = coarse_fraction = control.fraction
         coarse_lost, coarse_remaps = walk.advance(t, t_end, adapt_first)
         coarse = walk.save()
         while True:
             walk.restore(start)
-            walk.fraction = 0.5 * control.fraction
+            walk.fraction = kept = 0.5 * control.fraction
             lost, remaps = walk.advance(t, t_end, adapt_first)
             fine = walk.save()
             q = walk.density_of(coarse)
@@ -434,10 +444,10 @@ class Filter:
             if done:
                 if not control.refine:  # estimated only: back to the unhalved pass
                     walk.restore(coarse)
-                    lost, remaps = coarse_lost, coarse_remaps
+                    lost, remaps, kept = coarse_lost, coarse_remaps, coarse_fraction
                 walk.fraction = control.fraction
-                return lost, remaps, err, delta
-            coarse, coarse_lost, coarse_remaps = fine, lost, remaps
+                return lost, remaps, err, delta, kept
+            coarse, coarse_lost, coarse_remaps, coarse_fraction = fine, lost, remaps, kept
 
     def _bar(self, K: int):
         show = self.progress

@@ -34,6 +34,7 @@ from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from ._warnings import PfdaWarning
 from .assembly import cfl_limit, generator
@@ -199,6 +200,62 @@ class Propagator:
         for s in range(n):
             p = self._step(p, t0 + s * h, h)
         return p
+
+    # -- the adjoint: T^T of an interval, for the smoother ------------------------------------
+    def step_times(self, t0: float, t1: float) -> list[tuple[float, float]]:
+        """The ``(start, length)`` of each step that :meth:`__call__` takes over ``[t0, t1]``."""
+        if self._split is None and self.scheme == "explicit" and self.A is None and self.dt is None:
+            out, t = [], t0
+            while t < t1:
+                h = cfl_limit(generator(self.grid, self.sde, t, flux=self.flux)) * self._fraction
+                if not math.isfinite(h) or t + h >= t1 - 1e-15 * max(1.0, abs(t1)):
+                    h = t1 - t
+                out.append((t, h))
+                t = t1 if h == t1 - t else t + h
+            return out
+        n, h = self.steps(t0, t1)
+        return [(t0 + s * h, h) for s in range(n)]
+
+    def adjoint(self, v: np.ndarray, t0: float, t1: float) -> np.ndarray:
+        """``T^T v`` with ``T`` the linear map of :meth:`__call__` over ``[t0, t1]`` (its steps
+        transposed, in reverse order; the clipping of round-off negatives and the restoring of
+        the mass, corrections at round-off, are left out). The backward pass of the smoother:
+        ``<T^T v, p> = <v, T p>``.
+
+        Raises
+        ------
+        ValueError
+            For the split schemes, which are nonlinear in ``p`` (their limiters).
+        """
+        if self._split is not None:
+            raise ValueError(
+                f"the {self.scheme} scheme is nonlinear in p (its limiters) and has no adjoint: "
+                "use a linear scheme (exponential, implicit, crank-nicolson, explicit)"
+            )
+        v = np.array(v, dtype=float)
+        for t, h in reversed(self.step_times(t0, t1)):
+            v = self._adjoint_step(v, t, h)
+        return v
+
+    def _adjoint_step(self, v: np.ndarray, t: float, h: float) -> np.ndarray:
+        scheme = self.scheme
+
+        def eye():
+            return sp.identity(self.grid.size, format="csr")
+
+        if scheme == "explicit":
+            return v + h * (self._generator_at(t).T @ v)
+        if scheme == "exponential":
+            return expm_apply(self._generator_at(t + 0.5 * h).T, v, h)
+        if scheme == "implicit":
+            A = self._generator_at(t + h)
+            lu = self._prepared(("implicit-adjoint", h),
+                                lambda: spla.splu((eye() - h * A).T.tocsc()))  # fmt: skip
+            return lu.solve(v)
+        A = self._generator_at(t + 0.5 * h)
+        lu = self._prepared(("crank-nicolson-adjoint", h),
+                            lambda: spla.splu((eye() - 0.5 * h * A).T.tocsc()))  # fmt: skip
+        return (eye() + 0.5 * h * A).T @ lu.solve(v)
 
     def _explicit_at_each_limit(self, p: np.ndarray, t0: float, t1: float) -> np.ndarray:
         """Explicit steps of a time-dependent generator, each at (the fraction of) the CFL

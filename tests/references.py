@@ -140,6 +140,21 @@ def kalman_filter(F, D, H, R, m0, P0, times, ys, t0: float = 0.0):
     return np.array(means), np.array(covs), np.array(incs)
 
 
+def rts_smoother(F, D, H, R, m0, P0, times, ys, t0: float = 0.0):
+    """Exact (Rauch--Tung--Striebel) smoother of the model of :func:`kalman_filter`; returns the
+    smoothed ``(means (K, d), covs (K, d, d))``."""
+    F = np.atleast_2d(np.asarray(F, dtype=float))
+    m, P, _ = kalman_filter(F, D, H, R, m0, P0, times, ys, t0)
+    ms, Ps = m.copy(), P.copy()
+    for k in range(len(times) - 2, -1, -1):
+        Phi, Q = linear_sde_transition(F, D, times[k + 1] - times[k])
+        m_pred, P_pred = Phi @ m[k], Phi @ P[k] @ Phi.T + Q
+        G = linalg.solve(P_pred, Phi @ P[k], assume_a="pos").T
+        ms[k] = m[k] + G @ (ms[k + 1] - m_pred)
+        Ps[k] = P[k] + G @ (Ps[k + 1] - P_pred) @ G.T
+    return ms, Ps
+
+
 def ou_moments(theta: float, D: float, mean0: float, var0: float, t: float):
     """Mean and variance at ``t`` of ``dx = -theta x dt + sqrt(D) dW`` from ``N(mean0, var0)``."""
     decay = np.exp(-theta * t)

@@ -1,0 +1,83 @@
+"""The forward-backward smoother (``Filter.smooth``) against the exact Rauch--Tung--Striebel
+smoother, and the adjoint it runs on (``<T^T v, p> = <v, T p>`` for every linear scheme)."""
+
+import numpy as np
+import pytest
+from references import rts_smoother
+
+import pfda
+
+THETA, D = 1.0, 0.5  # dx = -x dt + sqrt(0.5) dW, y = x + v, R = 0.1
+
+
+def ou_data(K=30, T=0.2, seed=5):
+    rng = np.random.default_rng(seed)
+    x, xs = 0.5, []
+    for _ in range(K):
+        for _ in range(50):
+            x += -THETA * x * T / 50 + np.sqrt(D * T / 50) * rng.standard_normal()
+        xs.append(x)
+    return T * np.arange(1, K + 1), np.array(xs)[:, None] + np.sqrt(0.1) * rng.standard_normal(
+        (K, 1)
+    )
+
+
+def ou_filter(cells, **options):
+    grid = pfda.Grid([-5.0], [5.0], [cells])
+    sde = pfda.SDE(drift=lambda x: -THETA * x, diffusion=D)
+    obs = pfda.GaussianObservation(h=lambda x: x, noise_cov=0.1)
+    return pfda.Filter(grid, sde, obs, mesh="fixed", **options), pfda.gaussian(grid, [0.0], [[1.0]])
+
+
+@pytest.mark.parametrize("scheme", ["exponential", "implicit"])
+def test_smoother_matches_rts_on_ou(scheme):
+    """400 cells, Scharfetter-Gummel (second order): the grid's moments err by O(h^2) = 6e-4
+    of the variance; exponential steps are exact in time, implicit ones are held to tol."""
+    times, ys = ou_data()
+    flt, prior = ou_filter(400, scheme=scheme, tol=3e-4)
+    res = flt.smooth(prior, times, ys)
+    ms, Ps = rts_smoother([[-THETA]], [[D]], [[1.0]], [[0.1]], [0.0], [[1.0]], times, ys)
+    assert np.abs(res.mean[:, 0] - ms[:, 0]).max() <= 1e-3
+    assert np.abs(res.std[:, 0] - np.sqrt(Ps[:, 0, 0])).max() <= 1e-3
+    # the last smoothed density is the filter's; the others differ from it by far more than
+    # the tolerance above (so that the filter alone would not pass)
+    filt = flt.run(prior, times, ys)
+    np.testing.assert_allclose(res.probabilities[-1], filt.probabilities[-1], atol=1e-15)
+    assert np.abs(res.mean - filt.mean).max() > 30e-3
+    assert np.abs(res.std - filt.std).max() > 30e-3
+
+
+def test_smoother_error_is_second_order_in_the_cells():
+    times, ys = ou_data(K=15)
+    ms, Ps = rts_smoother([[-THETA]], [[D]], [[1.0]], [[0.1]], [0.0], [[1.0]], times, ys)
+    err = []
+    for cells in (50, 100, 200):
+        flt, prior = ou_filter(cells, scheme="exponential")
+        res = flt.smooth(prior, times, ys)
+        err.append(np.abs(res.std[:, 0] - np.sqrt(Ps[:, 0, 0])).max())
+    slope = np.log(err[0] / err[2]) / np.log(4.0)
+    assert 1.7 < slope < 2.3, err
+
+
+@pytest.mark.parametrize("scheme", ["explicit", "implicit", "crank-nicolson", "exponential"])
+def test_adjoint_is_the_transpose_of_the_steps(scheme):
+    grid = pfda.Grid([-3.0, -3.0], [3.0, 3.0], [14, 12])
+    sde = pfda.SDE(drift=lambda x, t: np.stack([x[1], -x[0] + np.sin(t) + 0 * x[1]]),
+                   diffusion=0.2)  # fmt: skip
+    prop = pfda.Propagator(grid, sde, scheme, dt=0.05)
+    rng = np.random.default_rng(0)
+    p = pfda.gaussian(grid, [0.0, 0.0], np.eye(2))
+    v = rng.uniform(0.0, 1.0, grid.size)
+    lhs = prop.adjoint(v, 0.1, 0.4) @ p
+    rhs = v @ prop(p, 0.1, 0.4)
+    assert lhs == pytest.approx(rhs, rel=1e-11)
+
+
+def test_smoother_refuses_what_it_cannot_transpose():
+    flt, prior = ou_filter(40, scheme="split-ppm")
+    with pytest.raises(ValueError, match="needs a linear scheme"):
+        flt.smooth(prior, [0.1], [[0.0]])
+    flt, prior = ou_filter(40, scheme="exponential")
+    flt.mesh = pfda.Window()
+    with pytest.raises(ValueError, match="fixed mesh"):
+        flt.smooth(prior, [0.1], [[0.0]])
