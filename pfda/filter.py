@@ -121,6 +121,14 @@ def choose_mesh(ndim: int) -> str:
     return "window" if ndim >= 2 else "fixed"
 
 
+def no_observation(y, grid, p, ll) -> float:
+    """The log-likelihood of a time without an observation (``y`` all NaN): ``0`` wherever
+    ``p`` has mass, so that the update leaves the forecast as it is, with an evidence
+    increment of ``0``."""
+    ll[:] = np.where(p > 0, 0.0, -np.inf)
+    return 0.0
+
+
 def _warn_support(observation: Observation, y, best: float) -> None:
     if not math.isfinite(best):
         raise ValueError(
@@ -288,9 +296,14 @@ class Filter:
             raise ValueError(
                 f"ys must have shape (K, p) with K = len(times) = {times.size}, got {ys.shape}"
             )
-        if not np.all(np.isfinite(ys)):
-            k = int(np.flatnonzero(~np.all(np.isfinite(ys), axis=1))[0])
-            raise ValueError(f"observation ys[{k}] = {ys[k]} is not finite")
+        missing = np.all(np.isnan(ys), axis=1)  # no observation at that time: predict only
+        bad = ~missing & ~np.all(np.isfinite(ys), axis=1)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"observation ys[{k}] = {ys[k]} is not finite (a time without an observation "
+                "has NaN in every component)"
+            )
         return times, ys
 
     def run(self, prior, times, ys, t0: float = 0.0) -> FilterResult:
@@ -305,6 +318,8 @@ class Filter:
         times : array (K,)
             Strictly increasing observation times, ``times[0] >= t0``.
         ys : array (K, p) or (K,)
+            A row of NaN is a time without an observation: the filter predicts through it
+            (the posterior is the forecast, the evidence increment 0).
         t0 : float
         """
         times, ys = self._check_series(times, ys, float(t0))
@@ -353,7 +368,9 @@ class Filter:
         for k in range(K):
             mean, cov = out["mean"][k], out["cov"][k]
             check = control.due(k)
-            if fused and not check:  # the same steps as below, in one compiled call
+            missing = bool(np.isnan(ys[k, 0]))
+            lik = no_observation if missing else likelihood
+            if fused and not check and not missing:  # the same steps as below, in one compiled call
                 lost, remaps, incr, best = walk.observe(ys[k], t, float(times[k]), k > 0, mean,
                                                         cov)  # fmt: skip
                 _warn_support(self.observation, ys[k], best)
@@ -365,7 +382,7 @@ class Filter:
             else:
                 if check:  # the interval twice, halving the steps until the error is met
                     lost, remaps, err, delta, kept = self._checked_advance(
-                        walk, control, likelihood, ys[k], t, float(times[k]), k > 0, ll
+                        walk, control, lik, ys[k], t, float(times[k]), k > 0, ll
                     )
                     out["time_error"][k], out["evidence_time_error"][k] = err, delta
                 else:
@@ -376,12 +393,13 @@ class Filter:
                 prior_total = float(p.sum())
                 if forecasts is not None:  # the smoother's: predicted masses and their steps
                     forecasts["q"][k], forecasts["fraction"][k] = p, kept
-                best = likelihood(ys[k], walk.grid, p, ll)
+                best = lik(ys[k], walk.grid, p, ll)
                 if walk.zoom(ll, best):
                     remaps += 1
                     p = walk.p
-                    best = likelihood(ys[k], walk.grid, p, ll)
-                _warn_support(self.observation, ys[k], best)
+                    best = lik(ys[k], walk.grid, p, ll)
+                if not missing:
+                    _warn_support(self.observation, ys[k], best)
                 out["log_evidence_increments"][k] = _bayes_in_place(p, ll, best, w, prior_total)
                 box = walk.box
                 moments(p, cells, box[0], box[1], mean, cov)

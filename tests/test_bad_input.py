@@ -160,10 +160,17 @@ def test_bad_prior(grid, sde, obs, prior, match):
 
 # -- filter ----------------------------------------------------------------------------------
 def test_non_finite_observation(grid, sde, obs):
+    """An infinite value, or NaN in some components only, is an error; NaN in every component
+    is a time without an observation (tests/test_smoother.py)."""
     flt = pfda.Filter(grid, sde, obs)
     prior = pfda.gaussian(grid, [0.0], [[1.0]])
     with pytest.raises(ValueError, match="not finite"):
-        flt.run(prior, [0.1, 0.2], [[0.0], [np.nan]])
+        flt.run(prior, [0.1, 0.2], [[0.0], [np.inf]])
+    grid2 = pfda.Grid([-3.0, -3.0], [3.0, 3.0], [8, 8])
+    obs2 = pfda.GaussianObservation(lambda x: x, np.eye(2))
+    flt2 = pfda.Filter(grid2, pfda.SDE(lambda x: -x, 0.5), obs2, mesh="fixed")
+    with pytest.raises(ValueError, match="NaN in every component"):
+        flt2.run(pfda.gaussian(grid2, [0.0, 0.0], np.eye(2)), [0.1], [[0.0, np.nan]])
 
 
 @pytest.mark.parametrize("times", [[0.2, 0.1], [0.1, 0.1], [np.inf, 1.0]])

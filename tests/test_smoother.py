@@ -3,7 +3,7 @@ smoother, and the adjoint it runs on (``<T^T v, p> = <v, T p>`` for every linear
 
 import numpy as np
 import pytest
-from references import rts_smoother
+from references import kalman_filter, rts_smoother
 
 import pfda
 
@@ -81,3 +81,28 @@ def test_smoother_refuses_what_it_cannot_transpose():
     flt.mesh = pfda.Window()
     with pytest.raises(ValueError, match="fixed mesh"):
         flt.smooth(prior, [0.1], [[0.0]])
+
+
+@pytest.mark.parametrize("mesh", ["fixed", "window"])
+def test_a_time_without_an_observation_is_predicted_through(mesh):
+    """A NaN row: the filter predicts through it, as the Kalman filter with that observation
+    left out (its time kept); the evidence is that of the other observations."""
+    times, ys = ou_data(K=10)
+    gaps = ys.copy()
+    gaps[[3, 4, 7]] = np.nan
+    grid = pfda.Grid([-5.0], [5.0], [400])
+    sde = pfda.SDE(drift=lambda x: -THETA * x, diffusion=D)
+    obs = pfda.GaussianObservation(h=lambda x: x, noise_cov=0.1)
+    flt = pfda.Filter(grid, sde, obs, "exponential", mesh=mesh)
+    res = flt.run(lambda g: pfda.gaussian(g, [0.0], [[1.0]]), times, gaps)
+    kept = np.flatnonzero(~np.isnan(gaps[:, 0]))
+    m, P, inc = kalman_filter([[-THETA]], [[D]], [[1.0]], [[0.1]], [0.0], [[1.0]], times[kept],
+                              ys[kept])  # fmt: skip
+    assert np.abs(res.mean[kept, 0] - m[:, 0]).max() < 2e-3
+    assert np.abs(res.std[kept, 0] - np.sqrt(P[:, 0, 0])).max() < 2e-3
+    assert np.abs(res.log_evidence_increments[[3, 4, 7]]).max() < 1e-14
+    assert res.log_evidence == pytest.approx(inc.sum(), abs=1e-2)
+    # the forecast at the gap: the prediction of the last posterior, wider than it
+    assert res.std[4, 0] > res.std[3, 0] > res.std[2, 0]
+    with pytest.raises(ValueError, match="NaN in every component"):
+        flt.run(lambda g: pfda.gaussian(g, [0.0], [[1.0]]), [0.1], [[np.inf]])
