@@ -31,6 +31,7 @@ from .models import SDE, GaussianObservation, Observation
 from .priors import discretize, gaussian
 from .propagation import SCHEMES, Propagator, propagate, stationary
 from .results import FilterResult, load
+from .simulate import simulate
 from .solvers import available_solvers, get_solver, register_solver
 from .version import __version__ as __version__
 
@@ -56,6 +57,7 @@ __all__ = [
     "Fixed",
     "Window",
     "load",
+    "simulate",
     "predict",
     "update",
     "mean",

@@ -33,6 +33,7 @@ from .meshes import Fixed, Window, as_mesh
 from .models import SDE, GaussianObservation
 from .priors import gaussian
 from .results import FilterResult
+from .simulate import simulate
 
 __all__ = ["Case", "Setup", "Simulation", "CASES", "get_case", "kalman_ou"]
 
@@ -59,7 +60,8 @@ class Setup:
     prior_mean, prior_cov : ndarray
         The Gaussian the true initial state is drawn from.
     drift : callable
-        Vectorised drift ``f(x (d, m)) -> (d, m)`` used by the simulator.
+        Vectorised drift ``f(x (d, m)) -> (d, m)`` (the SDE's; :meth:`simulate` runs
+        :func:`pfda.simulate` on the SDE).
     noise : ndarray (d,)
         Diagonal of ``D``.
     obs_interval : float
@@ -71,7 +73,7 @@ class Setup:
     dt : float or None
         Default largest time step of the filter.
     substeps : int
-        Euler--Maruyama steps per observation interval in the simulator.
+        Euler--Maruyama steps per observation interval of :meth:`simulate`.
     wrap : callable, optional
         Maps a simulated state back into the grid box (e.g. an angle into ``[-pi, pi)``).
     mesh : {"fixed", "window"}, Fixed or Window
@@ -101,24 +103,11 @@ class Setup:
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         rng = np.random.default_rng(seed)
-        d = self.grid.ndim
         x = rng.multivariate_normal(self.prior_mean, self.prior_cov)
-        x = np.clip(x, self.grid.lower, self.grid.upper)
-        x0 = x.copy()
-        delta = self.obs_interval / self.substeps
-        scale = np.sqrt(self.noise * delta)
-        truth = np.empty((steps, d))
-        for k in range(steps):
-            for _ in range(self.substeps):
-                x = x + self.drift(x[:, None])[:, 0] * delta + scale * rng.standard_normal(d)
-                if self.wrap is not None:
-                    x = self.wrap(x)
-            truth[k] = x
-        hx = self.observation.predict(truth.T).T  # (K, p)
-        p = hx.shape[1]
-        chol = np.linalg.cholesky(self.observation.covariance(p))
-        ys = hx + rng.standard_normal((steps, p)) @ chol.T
+        x0 = np.clip(x, self.grid.lower, self.grid.upper)
         times = self.obs_interval * np.arange(1, steps + 1)
+        truth, ys = simulate(self.sde, self.observation, x0, times, substeps=self.substeps,
+                             seed=rng, wrap=self.wrap)  # fmt: skip
         return Simulation(times=times, truth=truth, ys=ys, x0=x0)
 
     def filter(self, **options) -> Filter:

@@ -106,3 +106,25 @@ def test_a_time_without_an_observation_is_predicted_through(mesh):
     assert res.std[4, 0] > res.std[3, 0] > res.std[2, 0]
     with pytest.raises(ValueError, match="NaN in every component"):
         flt.run(lambda g: pfda.gaussian(g, [0.0], [[1.0]]), [0.1], [[np.inf]])
+
+
+def test_simulated_ou_paths_have_the_exact_moments():
+    """20,000 Euler-Maruyama paths of OU over one unit of time against the exact Gaussian
+    transition: the means and variances agree within five standard errors plus the scheme's
+    weak error O(delta) (delta = 0.01: a relative 1e-2 of the decay)."""
+    sde = pfda.SDE(drift=lambda x: -THETA * x, diffusion=D)
+    obs = pfda.GaussianObservation(h=lambda x: x, noise_cov=0.1)
+    x, y = pfda.simulate(sde, obs, [1.0], [0.5, 1.0], substeps=50, seed=3, paths=20_000)
+    assert x.shape == (2, 20_000, 1) and y.shape == (2, 20_000, 1)
+    for k, t in enumerate((0.5, 1.0)):
+        mean, var = np.exp(-THETA * t), D / (2 * THETA) * (1 - np.exp(-2 * THETA * t))
+        se = np.sqrt(var / 20_000)
+        assert abs(x[k, :, 0].mean() - mean) < 5 * se + 1e-2 * mean
+        assert abs(x[k, :, 0].var() - var) < 5 * var * np.sqrt(2 / 20_000) + 1e-2 * var
+        assert abs((y[k] - x[k]).var() - 0.1) < 5 * 0.1 * np.sqrt(2 / 20_000)
+    one, ys = pfda.simulate(sde, obs, [1.0], [0.5, 1.0], seed=3)
+    assert one.shape == (2, 1) and ys.shape == (2, 1)
+    with pytest.raises(TypeError, match="GaussianObservation"):
+        pfda.simulate(sde, pfda.Observation(lambda y, x: 0 * x[0]), [1.0], [0.5])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        pfda.simulate(sde, obs, [1.0], [0.5, 0.5])
