@@ -24,6 +24,7 @@ from .diagnostics import (
     mean,
     total_variation,
 )
+from .estimation import Estimate, estimate, log_likelihood
 from .filter import Filter, predict, update
 from .grid import Grid
 from .meshes import Fixed, Window
@@ -58,6 +59,9 @@ __all__ = [
     "Window",
     "load",
     "simulate",
+    "estimate",
+    "Estimate",
+    "log_likelihood",
     "predict",
     "update",
     "mean",
