@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 
 __all__ = ["Estimate", "estimate", "log_likelihood"]
 
@@ -110,6 +109,8 @@ class Estimate:
     def profile(self, i: int, values) -> np.ndarray:
         """The profile log-likelihood of parameter ``i``: ``max_{theta_{-i}} l`` with
         ``theta_i`` fixed at each of ``values`` (the others started from the estimate)."""
+        from scipy import optimize
+
         values = np.atleast_1d(np.asarray(values, dtype=float))
         n = self.theta.size
         if n == 1:
@@ -151,6 +152,8 @@ def estimate(build, theta0, times, ys, *, t0: float = 0.0, bounds=None, method=N
     executor : concurrent.futures.Executor, optional
         Runs the Hessian's filter evaluations (and a profile's) in parallel.
     """
+    from scipy import optimize
+
     theta0 = np.atleast_1d(np.asarray(theta0, dtype=float))
     times = np.asarray(times, dtype=float)
     objective = _Objective(build, times, ys, float(t0))
