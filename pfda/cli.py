@@ -30,6 +30,7 @@ from .cases import CASES, DEFAULT_CASE, get_case, kalman_ou
 from .filter import TOL
 from .propagation import SCHEMES
 from .solvers import available_solvers
+from .version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -102,6 +103,12 @@ def _add_run_options(p: argparse.ArgumentParser, out_default: str | None = DEFAU
         default=out_default,
         help=f"output folder for pictures and summary (default ./{out_default}/)",
     )
+    p.add_argument(
+        "--solver",
+        default=None,
+        choices=available_solvers(),
+        help="linear solver of the implicit schemes (default: splu where one is used)",
+    )
     p.add_argument("--no-plots", action="store_true", help="write the summary only")
     p.add_argument(
         "--progress",
@@ -117,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Full-density Bayesian filtering on a grid (finite-volume Fokker-Planck "
         "transfer operator + Bayes update).",
     )
+    parser.add_argument("--version", action="version", version=f"pfda {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser(
@@ -144,12 +152,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "case", choices=list(CASES), metavar="CASE", help=f"one of: {', '.join(CASES)}"
-    )
-    run.add_argument(
-        "--solver",
-        default="splu",
-        choices=available_solvers(),
-        help="linear solver of the implicit schemes (default splu)",
     )
     _add_run_options(run)
 
@@ -187,17 +189,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # -- running ----------------------------------------------------------------------------------
-def _run_case(args, solver: str = "splu"):
+def _run_case(args, solver: str | None = None):
     case = get_case(args.case)
     setup = case.build(cells=args.cells)
     sim = setup.simulate(seed=args.seed, steps=args.steps)
-    options = {"solver": solver, "flux": args.flux, "progress": args.progress, "tol": args.tol}
+    options = {"flux": args.flux, "progress": args.progress, "tol": args.tol}
+    if solver is not None:
+        options["solver"] = solver
     if args.scheme is not None:
         options["scheme"] = args.scheme
     if args.dt is not None:
         options["dt"] = args.dt
     setup = setup.with_mesh(args.mesh)
     flt = setup.filter(**options)
+    linear = not flt.scheme.startswith("split-")
+    if solver is not None and not linear:
+        raise SystemExit(
+            f"pfda: --solver {solver} does not apply: the {flt.scheme} scheme solves no linear "
+            "system (give a linear --scheme, e.g. implicit, to use a solver)"
+        )
     res = flt.run(setup.prior_for(flt), sim.times, sim.ys)
     summary = {
         "case": case.name,
@@ -205,8 +215,10 @@ def _run_case(args, solver: str = "splu"):
         "mesh": res.mesh,
         "cells": list(setup.grid.cells),
         "cells_total": setup.grid.size,
+        "version": __version__,
         "scheme": flt.scheme,
-        "solver": solver,
+        "solver": (solver or "splu") if linear and flt.scheme != "exponential" else None,
+        "settings": {k: vars(args)[k] for k in sorted(vars(args)) if k != "func"},
         "dt": options.get("dt", setup.dt),
         "steps": int(sim.times.size),
         "seed": args.seed,
@@ -287,7 +299,7 @@ def _write_outputs(args, res, sim, summary) -> list[Path]:
 
 def _cmd_run(args, title: str) -> int:
     start = time.perf_counter()
-    _, sim, res, summary = _run_case(args, solver=getattr(args, "solver", "splu"))
+    _, sim, res, summary = _run_case(args, solver=args.solver)
     written = _write_outputs(args, res, sim, summary)
     summary["total_time_s"] = time.perf_counter() - start
     print(f"{title}: {summary['description']}")

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+import pfda
 from pfda import cases
 from pfda.cli import main
 
@@ -180,3 +181,23 @@ def test_compare_splu_and_hhl_agree(tmp_path):
     assert report["max_hellinger"] < 0.1
     assert report["max_abs_mean_difference"] < 0.1
     assert abs(report["log_evidence_difference"]) < 0.5
+
+
+def test_version_settings_and_the_solver_where_one_is_used(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0 and pfda.__version__ in capsys.readouterr().out
+    out = tmp_path / "split"
+    assert main(["run", "pendulum", "--cells", "12", "--steps", "3", "--no-plots",
+                 "--out", str(out)]) == 0  # fmt: skip
+    s = json.loads((out / "summary.json").read_text())
+    assert s["version"] == pfda.__version__ and s["scheme"] == "split-ppm"
+    assert s["solver"] is None and s["settings"]["cells"] == 12 and s["settings"]["steps"] == 3
+    assert "solver" not in capsys.readouterr().out.split("observations")[0]
+    with pytest.raises(SystemExit, match="solves no linear system"):
+        main(["run", "pendulum", "--solver", "dense", "--steps", "2", "--no-plots",
+              "--out", str(tmp_path / "refused")])  # fmt: skip
+    out = tmp_path / "implicit"
+    assert main(["demo", "ou", "--solver", "dense", "--cells", "20", "--steps", "3",
+                 "--no-plots", "--out", str(out)]) == 0  # fmt: skip
+    assert json.loads((out / "summary.json").read_text())["solver"] == "dense"
