@@ -24,7 +24,7 @@ from .diagnostics import (
     mean,
     total_variation,
 )
-from .estimation import Estimate, estimate, log_likelihood
+from .estimation import Estimate, estimate, log_likelihood, posterior_grid
 from .filter import Filter, predict, update
 from .grid import Grid
 from .meshes import Fixed, Window
@@ -62,6 +62,7 @@ __all__ = [
     "estimate",
     "Estimate",
     "log_likelihood",
+    "posterior_grid",
     "predict",
     "update",
     "mean",

@@ -12,7 +12,10 @@ halves between two nearby ``theta``). Then
   steps ``h_i = rel_step * max(|theta_i|, 1)`` (error ``O(h^2)``), and the standard errors
   ``sqrt(diag(J^-1))``;
 - profile likelihoods ``max over theta_{-i} of l`` at fixed values of ``theta_i``
-  (:meth:`Estimate.profile`).
+  (:meth:`Estimate.profile`);
+- the posterior over a grid of ``theta`` values, ``p(theta_j | y) = exp(l_j + log pi_j - L)``
+  with ``L = log sum_j exp(l_j + log pi_j)`` the evidence of the model averaged over the grid
+  (:func:`posterior_grid`); two models' evidences differ by the log Bayes factor.
 
 ``build(theta)`` returns ``(filter, prior)``; independent evaluations (the Hessian's points,
 a profile's values) go through ``executor.map`` when an executor is given (a
@@ -26,13 +29,36 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Estimate", "estimate", "log_likelihood"]
+__all__ = ["Estimate", "estimate", "log_likelihood", "posterior_grid"]
 
 
 def log_likelihood(build, theta, times, ys, t0: float = 0.0) -> float:
     """``log p(y_{1:K} | theta)``: the evidence of the filter ``build(theta)`` returns."""
     flt, prior = build(np.asarray(theta, dtype=float))
     return flt.run(prior, times, ys, t0).log_evidence
+
+
+def posterior_grid(build, thetas, times, ys, *, log_prior=None, t0: float = 0.0,
+                   executor=None) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
+    """The posterior over the parameter values ``thetas`` (``(J, n)``, or ``(J,)`` for one
+    parameter) with prior weights ``exp(log_prior)`` (default uniform over the grid).
+
+    Returns ``(log_likelihoods (J,), posterior (J,), log_evidence)``: ``log_evidence`` is
+    ``log sum_j pi_j p(y | theta_j)`` with ``pi`` normalised, the evidence of the model with
+    ``theta`` drawn from the grid's prior (two models' values differ by the log Bayes factor).
+    """
+    thetas = np.asarray(thetas, dtype=float)
+    points = thetas[:, None] if thetas.ndim == 1 else thetas
+    J = points.shape[0]
+    log_prior = np.full(J, -np.log(J)) if log_prior is None else np.asarray(log_prior, float)
+    if log_prior.shape != (J,):
+        raise ValueError(f"log_prior must have one value per theta ({J}), got {log_prior.shape}")
+    log_prior = log_prior - np.logaddexp.reduce(log_prior)
+    objective = _Objective(build, np.asarray(times, dtype=float), ys, float(t0))
+    ll = np.array(_map(objective, list(points), executor))
+    joint = ll + log_prior
+    log_evidence = float(np.logaddexp.reduce(joint))
+    return ll, np.exp(joint - log_evidence), log_evidence
 
 
 class _Objective:

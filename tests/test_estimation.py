@@ -70,3 +70,26 @@ def test_profile_peaks_at_the_estimate(data):
     prof = est.profile(0, values)
     assert prof[1] == pytest.approx(est.log_likelihood, abs=1e-3)
     assert prof[0] < prof[1] and prof[2] < prof[1]
+
+
+def test_posterior_over_a_grid_and_a_bayes_factor(data):
+    """The posterior over the OU rate on a grid, and the log Bayes factor of OU against a
+    random walk (rate 0), against the same quantities from the exact Kalman evidence."""
+    rates = np.linspace(0.5, 1.5, 11)
+    times, ys = TIMES[:80], data[:80]
+    ll, post, logz = pfda.posterior_grid(lambda th: ou_build([th[0], 0.5]), rates, times, ys)
+    exact = np.array([kalman_loglik_at([r, 0.5], times, ys) for r in rates])
+    np.testing.assert_allclose(ll, exact, atol=0.05)
+    exact_post = np.exp(exact - np.logaddexp.reduce(exact))
+    assert np.abs(post - exact_post).max() < 0.01 and post.sum() == pytest.approx(1.0)
+    walk = pfda.log_likelihood(lambda th: ou_build([0.0, 0.5]), [0.0], times, ys)
+    exact_walk = kalman_loglik_at([0.0, 0.5], times, ys)
+    exact_logz = np.logaddexp.reduce(exact) - np.log(rates.size)
+    assert (logz - walk) == pytest.approx(exact_logz - exact_walk, abs=0.05)
+    assert logz - walk > 3  # the data favour the mean-reverting model
+
+
+def kalman_loglik_at(theta, times, ys):
+    rate, D = theta
+    _, _, inc = kalman_filter([[-rate]], [[D]], [[1.0]], [[R]], [0.0], [[0.5]], times, ys)
+    return inc.sum()
