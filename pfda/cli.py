@@ -111,6 +111,11 @@ def _add_run_options(p: argparse.ArgumentParser, out_default: str | None = DEFAU
     )
     p.add_argument("--no-plots", action="store_true", help="write the summary only")
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the output of another run in --out (refused otherwise)",
+    )
+    p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -277,10 +282,32 @@ def _table(summary: dict) -> str:
     return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
 
 
+def _check_out(out: Path, case: str, overwrite: bool) -> None:
+    """Refuse a folder that holds another case's run (its pictures would sit beside ours)."""
+    previous = out / "summary.json"
+    if overwrite or not previous.exists():
+        return
+    try:
+        other = json.loads(previous.read_text()).get("case")
+    except (OSError, ValueError):
+        other = "?"
+    if other != case:
+        raise SystemExit(
+            f"pfda: {out} holds the output of another run ({other}); give another --out, or "
+            "--overwrite to replace it"
+        )
+
+
 def _write_outputs(args, res, sim, summary) -> list[Path]:
     out = Path(args.out)
+    _check_out(out, summary["case"], args.overwrite)
+    if args.overwrite and out.exists():
+        for old in list(out.glob("*.png")) + [out / "summary.json", out / "summary.txt",
+                                               out / "result.npz"]:  # fmt: skip
+            old.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    res.save(out / "result.npz")  # every density, box and estimate, with the pfda version
+    written = [out / "result.npz"]
     if not args.no_plots:
         try:
             from .plotting import save_summary_figures

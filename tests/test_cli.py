@@ -201,3 +201,15 @@ def test_version_settings_and_the_solver_where_one_is_used(tmp_path, capsys):
     assert main(["demo", "ou", "--solver", "dense", "--cells", "20", "--steps", "3",
                  "--no-plots", "--out", str(out)]) == 0  # fmt: skip
     assert json.loads((out / "summary.json").read_text())["solver"] == "dense"
+
+
+def test_a_folder_of_another_run_is_refused_and_the_result_is_saved(tmp_path):
+    base = ["--steps", "3", "--no-plots", "--out", str(tmp_path)]
+    assert main(["run", "ou", "--cells", "20", *base]) == 0
+    res = pfda.load(tmp_path / "result.npz")
+    assert res.probabilities.shape == (3, 20)
+    assert main(["run", "ou", "--cells", "30", *base]) == 0  # the same case: replaced
+    with pytest.raises(SystemExit, match="holds the output of another run"):
+        main(["run", "benes", "--cells", "20", *base])
+    assert main(["run", "benes", "--cells", "20", "--overwrite", *base]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["case"] == "benes"
