@@ -56,7 +56,7 @@ def fokker_planck_step(shape: tuple[int, ...], target_kappa: float = 3.0) -> sp.
 
 
 def bench_case(shape, solves: int, epsilon: float, rng: np.random.Generator) -> dict:
-    import quantum
+    import pfda_quantum as quantum
 
     M = fokker_planck_step(shape)
     N = M.shape[0]

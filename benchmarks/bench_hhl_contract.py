@@ -58,8 +58,8 @@ def _qubits(info) -> str:
 
 
 def contract_case(cells: int, k: float, rhs: int, epsilon: float) -> dict:
-    import quantum
-    from quantum.matrix import reversible_scaling
+    import pfda_quantum as quantum
+    from pfda_quantum.matrix import reversible_scaling
 
     M = ou_step(cells, k)
     Md = M.toarray()
@@ -86,7 +86,7 @@ def contract_case(cells: int, k: float, rhs: int, epsilon: float) -> dict:
 
 
 def shots_case(cells: int, shots: int, seeds: int) -> dict:
-    import quantum
+    import pfda_quantum as quantum
 
     M = ou_step(cells, 1.0)
     b = tail_heavy_rhs(cells)

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     )
 
     # the circuit of one step, and what HHL reports about it
-    import quantum
+    import pfda_quantum as quantum
 
     M = (pfda.generator(grid, sde) * -dt).tocsc()
     M.setdiag(M.diagonal() + 1.0)

@@ -125,7 +125,7 @@ def clock_study(clocks=range(3, 9), cases=((1, 16), (2, 4)), steps: int = 3, dt:
     ``dt = 0.5`` (observations every ``dt``) makes ``kappa`` large enough (about 5 on 16
     cells) for the clock resolution to matter.
     """
-    import quantum
+    import pfda_quantum as quantum
 
     rows = []
     for ndim, cells in cases:
@@ -204,7 +204,7 @@ def shots_study(
     ``target`` Hellinger error follow from ``c / sqrt(shots)`` with
     ``c = geometric mean of sampling * sqrt(shots)`` over the fit range.
     """
-    import quantum
+    import pfda_quantum as quantum
 
     grid, sde, _, prior, _, _ = ou_problem(1, cells)
     M = step_matrix(grid, sde)
@@ -288,7 +288,7 @@ def noise_study(levels=(0.0, 1e-4, 1e-3, 1e-2), sizes=(4, 8), shots: int = 10_00
     """Error of the sampled solution with a depolarising error of probability ``p`` on each CX."""
     from qiskit_aer.noise import NoiseModel, depolarizing_error
 
-    import quantum
+    import pfda_quantum as quantum
 
     rows = []
     for cells in sizes:
@@ -365,7 +365,7 @@ def kappa_study(
     (:func:`quantum.required_clock_qubits`), the ``1/kappa^2`` success-probability bound and,
     for ``measure_cells``, the success probability of an actual HHL solve.
     """
-    import quantum
+    import pfda_quantum as quantum
 
     rows = []
     for cells in cells_list:
@@ -451,7 +451,7 @@ def resources_study(
     epsilon: float = EPSILON,
 ):
     """Qubits, depth and CX of one HHL step vs ``N`` (1-D OU, ``dt = DT``, ``[-3, 3]``)."""
-    import quantum
+    import pfda_quantum as quantum
 
     rows = []
     for hamiltonian, sizes in (("exact", transpiled_exact), ("trotter", transpiled_trotter)):
@@ -552,7 +552,7 @@ def _median_time(fn, repeat: int, *args, **kwargs) -> float:
 
 def timing_study(sizes=(4, 8, 16, 32, 64), repeat: int = 3, shots: int = 10_000):
     """Seconds per prepare and per solve: splu vs HHL (state vector and ``shots``) on Aer."""
-    import quantum
+    import pfda_quantum as quantum
 
     rows = []
     for cells in sizes:

@@ -11,7 +11,8 @@ the work as in direct methods:
 Solvers are registered by name: ``"splu"`` (sparse LU, SuperLU; the default), ``"dense"``
 (``numpy.linalg.solve``; the plain reference), ``"gmres"`` and ``"bicgstab"`` (Krylov methods
 with an incomplete-LU preconditioner, for grids too large to factorise) and ``"hhl"`` (the HHL
-quantum algorithm on a Qiskit Aer simulator; imported from the ``quantum`` package on first use).
+quantum algorithm on a Qiskit Aer simulator; imported from the ``pfda_quantum`` package on first
+use).
 :func:`register_solver` adds more.
 """
 
@@ -202,7 +203,7 @@ _REGISTRY: dict[str, Callable[..., LinearSolver]] = {
 }
 _LAZY: dict[str, tuple[str, str, str]] = {
     # name: (module, attribute, extra that installs it)
-    "hhl": ("quantum", "HHLSolver", "quantum"),
+    "hhl": ("pfda_quantum", "HHLSolver", "quantum"),
 }
 
 

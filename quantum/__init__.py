@@ -5,7 +5,7 @@ The HHL algorithm (Harrow, Hassidim, Lloyd 2009) for real square non-singular sy
 all others through the dilation ``[[0, M], [M^T, 0]]``.  Runs as an exact state-vector
 simulation on Aer or with shots through any Qiskit sampler or backend.
 
->>> import quantum
+>>> import pfda_quantum as quantum
 >>> r = quantum.hhl_solve(M, b)                       # doctest: +SKIP
 >>> x = quantum.HHLSolver(epsilon=1e-2).prepare(M).solve(b)   # doctest: +SKIP
 

@@ -17,9 +17,9 @@ pytest.importorskip("qiskit")
 pytest.importorskip("qiskit_aer")
 
 import pfda  # noqa: E402
-import quantum  # noqa: E402
-from quantum.inversion import inversion_errors  # noqa: E402
-from quantum.matrix import reversible_scaling  # noqa: E402
+import pfda_quantum as quantum  # noqa: E402
+from pfda_quantum.inversion import inversion_errors  # noqa: E402
+from pfda_quantum.matrix import reversible_scaling  # noqa: E402
 
 pytestmark = pytest.mark.quantum
 

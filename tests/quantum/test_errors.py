@@ -9,7 +9,7 @@ import scipy.sparse as sp
 pytest.importorskip("qiskit")
 pytest.importorskip("qiskit_aer")
 
-import quantum  # noqa: E402
+import pfda_quantum as quantum  # noqa: E402
 
 pytestmark = pytest.mark.quantum
 

@@ -12,8 +12,8 @@ import scipy.sparse as sp
 pytest.importorskip("qiskit")
 pytest.importorskip("qiskit_aer")
 
-import quantum  # noqa: E402
-from quantum.matrix import reversible_scaling  # noqa: E402
+import pfda_quantum as quantum  # noqa: E402
+from pfda_quantum.matrix import reversible_scaling  # noqa: E402
 
 pytestmark = pytest.mark.quantum
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("qiskit")
 pytest.importorskip("qiskit_aer")
 
-import quantum  # noqa: E402
+import pfda_quantum as quantum  # noqa: E402
 
 pytestmark = pytest.mark.quantum
 
