@@ -49,6 +49,14 @@ SCHEMES = ("explicit", "implicit", "crank-nicolson", "exponential", "split-ppm",
 _ALIASES = {"cn": "crank-nicolson", "backward-euler": "implicit", "expm": "exponential"}
 
 
+def check_fraction(value) -> float:
+    """A step fraction in ``(0, 1]`` (:attr:`Propagator.fraction`)."""
+    value = float(value)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"the step fraction must lie in (0, 1], got {value!r}")
+    return value
+
+
 def _check_scheme(scheme: str) -> str:
     scheme = _ALIASES.get(scheme, scheme)
     if scheme not in SCHEMES:
@@ -145,10 +153,7 @@ class Propagator:
 
     @fraction.setter
     def fraction(self, value: float) -> None:
-        value = float(value)
-        if not 0.0 < value <= 1.0:
-            raise ValueError(f"the step fraction must lie in (0, 1], got {value!r}")
-        self._fraction = value
+        self._fraction = check_fraction(value)
         if self._split is not None:
             self._split.fraction = value
 
@@ -205,14 +210,7 @@ class Propagator:
     def step_times(self, t0: float, t1: float) -> list[tuple[float, float]]:
         """The ``(start, length)`` of each step that :meth:`__call__` takes over ``[t0, t1]``."""
         if self._split is None and self.scheme == "explicit" and self.A is None and self.dt is None:
-            out, t = [], t0
-            while t < t1:
-                h = cfl_limit(generator(self.grid, self.sde, t, flux=self.flux)) * self._fraction
-                if not math.isfinite(h) or t + h >= t1 - 1e-15 * max(1.0, abs(t1)):
-                    h = t1 - t
-                out.append((t, h))
-                t = t1 if h == t1 - t else t + h
-            return out
+            return [(t, h) for t, h, _ in self._explicit_steps(t0, t1)]
         n, h = self.steps(t0, t1)
         return [(t0 + s * h, h) for s in range(n)]
 
@@ -257,10 +255,10 @@ class Propagator:
                             lambda: spla.splu((eye() - 0.5 * h * A).T.tocsc()))  # fmt: skip
         return (eye() + 0.5 * h * A).T @ lu.solve(v)
 
-    def _explicit_at_each_limit(self, p: np.ndarray, t0: float, t1: float) -> np.ndarray:
-        """Explicit steps of a time-dependent generator, each at (the fraction of) the CFL
-        limit of the generator at its start, where the step is assembled: equal steps at the
-        limit at ``t0`` could exceed a later, smaller limit."""
+    def _explicit_steps(self, t0: float, t1: float):
+        """``(start, length, generator)`` of explicit steps of a time-dependent generator, each
+        at (the fraction of) the CFL limit of the generator at its start, where the step is
+        assembled: equal steps at the limit at ``t0`` could exceed a later, smaller limit."""
         if t1 < t0:
             raise ValueError(f"cannot propagate backwards in time (t0={t0}, t1={t1})")
         t = t0
@@ -269,8 +267,12 @@ class Propagator:
             h = cfl_limit(A) * self._fraction
             if not math.isfinite(h) or t + h >= t1 - 1e-15 * max(1.0, abs(t1)):
                 h = t1 - t
-            p = (A @ p) * h + p
+            yield t, h, A
             t = t1 if h == t1 - t else t + h
+
+    def _explicit_at_each_limit(self, p: np.ndarray, t0: float, t1: float) -> np.ndarray:
+        for _, h, A in self._explicit_steps(t0, t1):
+            p = (A @ p) * h + p
         return p
 
     def _generator_at(self, t: float):

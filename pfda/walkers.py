@@ -24,7 +24,7 @@ from .grid import Grid
 from .highres import equal_steps
 from .kernels import update_numpy
 from .meshes import Domain, Window
-from .propagation import Propagator
+from .propagation import Propagator, check_fraction
 from .splitfaces import work_arrays
 from .windowkernels import BAD_DRIFT, BAD_H, DONE, REMAP, interval, observe, zoom
 
@@ -142,10 +142,7 @@ class WindowWalk:
 
     @fraction.setter
     def fraction(self, value: float) -> None:
-        value = float(value)
-        if not 0.0 < value <= 1.0:
-            raise ValueError(f"the step fraction must lie in (0, 1], got {value!r}")
-        self._fraction = value
+        self._fraction = value = check_fraction(value)
         if self.fused:
             self.scheme[2] = value
 
