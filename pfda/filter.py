@@ -275,7 +275,8 @@ class Filter:
         """Whether the scheme has no time error (``exponential``, time-independent drift)."""
         return self.scheme == "exponential" and not self.sde.time_dependent
 
-    def _check_series(self, times, ys, t0: float) -> tuple[np.ndarray, np.ndarray]:
+    def check_series(self, times, ys, t0: float) -> tuple[np.ndarray, np.ndarray]:
+        """``times`` and ``ys`` validated as :meth:`run` takes them: ``(K,)`` and ``(K, p)``."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
         if times.ndim != 1 or times.size == 0:
             raise ValueError(f"times must be a non-empty 1-D array, got shape {times.shape}")
@@ -322,11 +323,11 @@ class Filter:
             (the posterior is the forecast, the evidence increment 0).
         t0 : float
         """
-        times, ys = self._check_series(times, ys, float(t0))
+        times, ys = self.check_series(times, ys, float(t0))
         with CompileClock("the filter's kernels") as clock:
             start = _time.perf_counter()
             try:
-                result = self._run(prior, times, ys, float(t0))
+                result = self.run_records(prior, times, ys, float(t0))
             finally:
                 self.propagator.fraction = 1.0  # the time-error control's steps end with the run
             elapsed = _time.perf_counter() - start
@@ -340,8 +341,13 @@ class Filter:
 
         return smooth(self, prior, times, ys, t0)
 
-    def _run(self, prior, times: np.ndarray, ys: np.ndarray, t0: float, forecasts=None) -> dict:
-        """The one loop: propagate, zoom (a window), update, record."""
+    def run_records(
+        self, prior, times: np.ndarray, ys: np.ndarray, t0: float, forecasts=None
+    ) -> dict:
+        """The one loop: propagate, zoom (a window), update, record. Returns the arrays of a
+        :class:`FilterResult` (validated ``times``, ``ys`` assumed); ``forecasts``, a dict of
+        ``"q"`` ``(K, N)`` and ``"fraction"`` ``(K,)``, is filled with each update's predicted
+        masses and the step fraction of its interval (the smoother's backward pass)."""
         window = isinstance(self.mesh, Window)
         walk = WindowWalk(self, self.mesh, prior) if window else FixedWalk(self, prior)
         likelihood = GridLikelihood(self.observation, self.grid.ndim, _centre(self.grid))

@@ -43,14 +43,14 @@ def smooth(flt, prior, times, ys, t0: float = 0.0) -> FilterResult:
             "limiters); use scheme='exponential' (exact in time), 'implicit' or "
             "'crank-nicolson'"
         )
-    times, ys = flt._check_series(times, ys, float(t0))
+    times, ys = flt.check_series(times, ys, float(t0))
     K, N = times.size, flt.grid.size
     store = {"q": np.empty((K, N)), "fraction": np.ones(K)}
     with CompileClock("the filter's kernels") as clock:
         start = _time.perf_counter()
         prop = flt.propagator
         try:
-            out = flt._run(prior, times, ys, float(t0), forecasts=store)
+            out = flt.run_records(prior, times, ys, float(t0), forecasts=store)
             post, q = out["probabilities"], store["q"]
             s = np.empty_like(post)
             s[-1] = post[-1]
