@@ -207,11 +207,11 @@ def _run_case(args, solver: str | None = None):
         options["dt"] = args.dt
     setup = setup.with_mesh(args.mesh)
     flt = setup.filter(**options)
-    linear = not flt.scheme.startswith("split-")
-    if solver is not None and not linear:
+    solves = flt.scheme in ("implicit", "crank-nicolson")  # the schemes with linear systems
+    if solver is not None and not solves:
         raise SystemExit(
             f"pfda: --solver {solver} does not apply: the {flt.scheme} scheme solves no linear "
-            "system (give a linear --scheme, e.g. implicit, to use a solver)"
+            "system (give --scheme implicit or crank-nicolson to use a solver)"
         )
     res = flt.run(setup.prior_for(flt), sim.times, sim.ys)
     summary = {
@@ -222,7 +222,7 @@ def _run_case(args, solver: str | None = None):
         "cells_total": setup.grid.size,
         "version": __version__,
         "scheme": flt.scheme,
-        "solver": (solver or "splu") if linear and flt.scheme != "exponential" else None,
+        "solver": (solver or "splu") if solves else None,
         "settings": {k: vars(args)[k] for k in sorted(vars(args)) if k != "func"},
         "dt": options.get("dt", setup.dt),
         "steps": int(sim.times.size),
@@ -282,29 +282,43 @@ def _table(summary: dict) -> str:
     return "\n".join(f"  {label:<{width}}  {value}" for label, value in rows)
 
 
-def _check_out(out: Path, case: str, overwrite: bool) -> None:
-    """Refuse a folder that holds another case's run (its pictures would sit beside ours)."""
-    previous = out / "summary.json"
-    if overwrite or not previous.exists():
-        return
+def _previous_run(out: Path) -> dict | None:
+    """The summary of the run in ``out``, if any (``{}`` if unreadable)."""
+    path = out / "summary.json"
+    if not path.exists():
+        return None
     try:
-        other = json.loads(previous.read_text()).get("case")
+        previous = json.loads(path.read_text())
     except (OSError, ValueError):
-        other = "?"
-    if other != case:
-        raise SystemExit(
-            f"pfda: {out} holds the output of another run ({other}); give another --out, or "
-            "--overwrite to replace it"
-        )
+        return {}
+    return previous if isinstance(previous, dict) else {}
+
+
+def _check_out(out: Path, case: str, overwrite: bool) -> None:
+    """Refuse a folder that holds another case's run (its pictures would sit beside ours),
+    before anything runs."""
+    previous = _previous_run(out)
+    if overwrite or previous is None or previous.get("case") == case:
+        return
+    raise SystemExit(
+        f"pfda: {out} holds the output of another run ({previous.get('case', '?')}); give "
+        "another --out, or --overwrite to replace it"
+    )
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove the files the previous run in ``out`` listed as its own (and no other)."""
+    previous = _previous_run(out) or {}
+    for name in previous.get("files", []):
+        path = out / Path(str(name)).name
+        if path.is_file():
+            path.unlink()
 
 
 def _write_outputs(args, res, sim, summary) -> list[Path]:
     out = Path(args.out)
     _check_out(out, summary["case"], args.overwrite)
-    if args.overwrite and out.exists():
-        for old in list(out.glob("*.png")) + [out / "summary.json", out / "summary.txt",
-                                               out / "result.npz"]:  # fmt: skip
-            old.unlink(missing_ok=True)
+    _clear_previous(out)
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.npz")  # every density, box and estimate, with the pfda version
     written = [out / "result.npz"]
@@ -318,14 +332,16 @@ def _write_outputs(args, res, sim, summary) -> list[Path]:
                 written += save_summary_figures(res, sim.truth, out)
             except ImportError as err:
                 print(f"pfda: no pictures ({err})", file=sys.stderr)
+    written += [out / "summary.json", out / "summary.txt"]
+    summary["files"] = [p.name for p in written]  # what a later run in this folder may remove
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "summary.txt").write_text(_table(summary) + "\n")
-    written += [out / "summary.json", out / "summary.txt"]
     return written
 
 
 def _cmd_run(args, title: str) -> int:
     start = time.perf_counter()
+    _check_out(Path(args.out), args.case, args.overwrite)  # before the run, not after it
     _, sim, res, summary = _run_case(args, solver=args.solver)
     written = _write_outputs(args, res, sim, summary)
     summary["total_time_s"] = time.perf_counter() - start

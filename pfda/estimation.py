@@ -118,7 +118,9 @@ class Estimate:
     information : ndarray (n, n)
         The observed information ``-grad^2 l(theta_hat)``.
     stderr : ndarray (n,)
-        ``sqrt(diag(information^-1))`` (NaN where the information is not positive definite).
+        ``sqrt(diag(information^-1))`` (NaN where a diagonal entry of the inverse is not
+        positive, or the information is singular). The Hessian's points are ``theta +- h``
+        whatever the bounds: an estimate on a bound may need a model defined just beyond it.
     evaluations : int
         Filter runs of the optimisation.
     """

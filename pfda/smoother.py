@@ -40,8 +40,9 @@ def smooth(flt, prior, times, ys, t0: float = 0.0) -> FilterResult:
     if flt.scheme.startswith("split-"):
         raise ValueError(
             f"the smoother needs a linear scheme: {flt.scheme} is nonlinear in p (its "
-            "limiters); use scheme='exponential' (exact in time), 'implicit' or "
-            "'crank-nicolson'"
+            "limiters); use scheme='exponential' (exact in time) or 'implicit' "
+            "(crank-nicolson only with dt under its positivity bound, where no clipping "
+            "makes the forward steps nonlinear)"
         )
     times, ys = flt.check_series(times, ys, float(t0))
     K, N = times.size, flt.grid.size

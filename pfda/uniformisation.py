@@ -60,7 +60,7 @@ def uniformised(indptr, indices, data, lam, p, weights, out, work):
             acc = v[i]
             for j in range(indptr[i], indptr[i + 1]):
                 acc += data[j] * v[indices[j]] / lam
-            w[i] = acc if acc > 0.0 else 0.0  # round-off only: every entry of P is >= 0
+            w[i] = acc  # P >= 0: a non-negative v stays so, without cancellation
         c = weights[k]
         for i in range(n):
             v[i] = w[i]
@@ -97,7 +97,7 @@ def expm_apply(A, p: np.ndarray, tau: float, *, tail: float = TAIL, method: str 
         for _ in range(pieces):
             v, out = x, weights[0] * x
             for c in weights[1:]:
-                v = np.maximum(P @ v, 0.0)
+                v = P @ v
                 out = out + c * v
             x = out
         return x

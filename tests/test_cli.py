@@ -209,7 +209,24 @@ def test_a_folder_of_another_run_is_refused_and_the_result_is_saved(tmp_path):
     res = pfda.load(tmp_path / "result.npz")
     assert res.probabilities.shape == (3, 20)
     assert main(["run", "ou", "--cells", "30", *base]) == 0  # the same case: replaced
+    (tmp_path / "holiday.png").write_bytes(b"not pfda's")
     with pytest.raises(SystemExit, match="holds the output of another run"):
-        main(["run", "benes", "--cells", "20", *base])
+        main(
+            [
+                "run",
+                "benes",
+                "--cells",
+                "20",
+                "--steps",
+                "1000000",
+                "--no-plots",
+                "--out",
+                str(tmp_path),
+            ]
+        )  # refused before a run of a million steps
     assert main(["run", "benes", "--cells", "20", "--overwrite", *base]) == 0
     assert json.loads((tmp_path / "summary.json").read_text())["case"] == "benes"
+    assert (tmp_path / "holiday.png").exists()  # only what a pfda run listed is replaced
+    (tmp_path / "summary.json").write_text("[]")  # not a summary: another run's, unknown
+    with pytest.raises(SystemExit, match=r"another run \(\?\)"):
+        main(["run", "ou", *base])
