@@ -37,6 +37,7 @@ ACCURACY: dict[str, tuple[str, tuple[str, ...]] | None] = {
     "06_quantum_filter": None,
     "07_hhl_study": None,
     "08_window": ("pfda", ()),
+    "09_estimation": ("pfda", ("of E|x| filter",)),
 }
 # examples that print the convergence slope of the Scharfetter--Gummel flux, ``slope sg <s>``
 SLOPES = {"01_ornstein_uhlenbeck"}
