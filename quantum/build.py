@@ -29,6 +29,7 @@ import numpy as np
 
 from .inversion import ClockDesign
 from .matrix import HermitianEmbedding
+from .resources import qsd_cx
 
 __all__ = ["Built", "build", "count_resources", "reference_core", "trotter_reps"]
 
@@ -174,18 +175,14 @@ def reference_core(emb: HermitianEmbedding, design: ClockDesign, trotter_gate=No
     return core_circuit(emb.num_system_qubits, design, U)
 
 
-def _qsd_cx(q: int) -> int:
-    return int(round(23 / 48 * 4**q - 1.5 * 2**q + 4 / 3))
-
-
 def _estimated_cx(prepared) -> int:
     info = prepared.matrix_info
     n, m = info.num_system_qubits, info.num_clock_qubits
     K, N = 1 << m, 1 << n
     fixed = 2 * N + 2 * (m * (m - 1) + 3 * (m // 2)) + K
     if info.hamiltonian == "exact":
-        return fixed + 2 * m * _qsd_cx(n + 1)
-    op = prepared._core_op()
+        return fixed + 2 * m * qsd_cx(n + 1)
+    op = prepared.core_op()
     per_sweep = sum(
         2 * int(np.count_nonzero(z | x)) for z, x in zip(op.paulis.z, op.paulis.x, strict=True)
     )
@@ -204,7 +201,7 @@ def count_resources(prepared, force: bool = False) -> dict:
     if info.hamiltonian == "exact":
         cheap = n <= _COUNT_EXACT_UP_TO
     else:
-        L = len(prepared._core_op())
+        L = len(prepared.core_op())
         sweeps = 1 if info.trotter_order == 1 else 2
         cheap = 2 * (K - 1) * info.trotter_reps * sweeps * L <= _COUNT_MAX_ROTATIONS
     t0 = time.perf_counter()

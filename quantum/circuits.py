@@ -160,6 +160,11 @@ class TrotterEvolutionGate(Gate):
         super().__init__("trotter_exp_iHt", operator.num_qubits, [], label="exp(iHt)")
         self._op, self._time, self._order, self._reps = operator, float(time), order, int(reps)
 
+    @property
+    def operator(self) -> SparsePauliOp:
+        """The Pauli operator ``H - lambda_0`` the gate evolves."""
+        return self._op
+
     def evolution(self, exponent: int = 1) -> PauliEvolutionGate:
         """``PauliEvolutionGate`` for ``U**exponent`` with ``exponent * reps`` steps."""
         reps = max(1, int(round(self._reps * exponent)))

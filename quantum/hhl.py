@@ -84,6 +84,10 @@ def _check_shots(shots) -> int | None:
     return int(shots)
 
 
+#: The Hermitian embeddings of :func:`pfda_quantum.matrix.embed`.
+METHODS = ("auto", "direct", "symmetrise", "dilate")
+
+
 class HHLSolver:
     r"""HHL on Qiskit >= 2 and Aer, with the two-phase ``prepare(M)`` / ``solve(b)`` protocol.
 
@@ -243,6 +247,8 @@ class HHLSolver:
     ):
         if not 0 < epsilon < 1:
             raise ValueError(f"epsilon must lie in (0, 1); got {epsilon}.")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
         if hamiltonian not in ("exact", "trotter"):
             raise ValueError(f"hamiltonian must be 'exact' or 'trotter'; got {hamiltonian!r}.")
         if simulation not in ("auto", "circuit", "eigenbasis"):
@@ -393,9 +399,9 @@ class PreparedHHL:
             self._ref_core = _build.reference_core(self.embedding, self.design, self._trotter_gate)
         return self._ref_core
 
-    def _core_op(self):
+    def core_op(self):
         """Pauli operator of the Trotterised evolution (``hamiltonian="trotter"``)."""
-        return self._trotter_gate._op
+        return self._trotter_gate.operator
 
     # -- resources -------------------------------------------------------------------
     def resource_counts(self, force: bool = False) -> dict:

@@ -50,7 +50,7 @@ import numpy as np
 
 from .inversion import design_clock
 
-__all__ = ["DEFAULT_BASIS", "ResourceEstimate", "estimate_resources", "transpiled_counts"]
+__all__ = ["DEFAULT_BASIS", "ResourceEstimate", "estimate_resources", "qsd_cx", "transpiled_counts"]
 
 DEFAULT_BASIS: tuple[str, ...] = ("rz", "sx", "x", "cx")
 
@@ -106,7 +106,9 @@ class ResourceEstimate:
         return int(np.ceil(N / delta**2 / self.success_probability_bound))
 
 
-def _qsd_cx(q: int) -> int:
+def qsd_cx(q: int) -> int:
+    """CX count of a general ``q``-qubit unitary by the quantum Shannon decomposition
+    (Shende, Bullock and Markov 2006): ``(23/48) 4^q - (3/2) 2^q + 4/3``."""
     return int(round(23 / 48 * 4**q - 1.5 * 2**q + 4 / 3))
 
 
@@ -168,7 +170,7 @@ def estimate_resources(
     }
     L = steps = None
     if hamiltonian == "exact":
-        br["controlled_evolution"] = 2 * m * _qsd_cx(ns + 1)
+        br["controlled_evolution"] = 2 * m * qsd_cx(ns + 1)
     else:
         L = num_pauli_terms or int(N * (1 + (sparsity - 1) * ns / 4))
         wbar = 0.72 * ns

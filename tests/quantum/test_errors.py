@@ -104,3 +104,8 @@ def test_method_that_does_not_apply():
     with pytest.raises(ValueError, match="method must be"):
         quantum.HHLSolver(method="qr").prepare(GOOD)
     assert quantum.HHLSolver(method="dilate").prepare(GOOD).matrix_info.dilated
+
+
+def test_unknown_embedding_method_is_rejected_at_construction():
+    with pytest.raises(ValueError, match="method must be one of"):
+        quantum.HHLSolver(method="symmetrize")
