@@ -294,3 +294,16 @@ def test_1024_unknowns(rng):
         b = rng.dirichlet(np.ones(1024))
         r = prepared.solve_result(b)
         assert r.fidelity >= 0.999 and r.relative_error <= info.error_bound <= 0.02
+
+
+def test_aer_gpu_statevector_agrees_with_the_cpu():
+    """Aer's GPU statevector stays reachable through ``aer_options``; skipped without a GPU."""
+    from qiskit_aer import AerSimulator
+
+    if "GPU" not in AerSimulator().available_devices():
+        pytest.skip("no GPU device for Aer on this machine")
+    M = np.diag([1.0, 2.0, 3.0, 4.0]) + 0.1
+    b = np.array([0.4, 0.3, 0.2, 0.1])
+    cpu = quantum.hhl_solve(M, b, resource_counts=False)
+    gpu = quantum.hhl_solve(M, b, resource_counts=False, aer_options={"device": "GPU"})
+    np.testing.assert_allclose(gpu.x, cpu.x, rtol=1e-10, atol=1e-12)
