@@ -307,7 +307,7 @@ class Filter:
             )
         return times, ys
 
-    def run(self, prior, times, ys, t0: float = 0.0) -> FilterResult:
+    def run(self, prior, times, ys, t0: float = 0.0, *, forecasts: bool = False) -> FilterResult:
         """Filter the observations ``ys[k]`` taken at ``times[k]``, from ``prior`` at ``t0``.
 
         Parameters
@@ -322,12 +322,24 @@ class Filter:
             A row of NaN is a time without an observation: the filter predicts through it
             (the posterior is the forecast, the evidence increment 0).
         t0 : float
+        forecasts : bool
+            Also keep each update's forecast (predictive) density ``p(x_k | y_{1:k-1})``, its
+            probabilities normalised on its own cells (a window's box before the zoom):
+            ``result.forecast`` and ``result.forecast_grid(k)``; ``K N`` more floats.
         """
         times, ys = self.check_series(times, ys, float(t0))
+        K, N, d = times.size, self.grid.size, self.grid.ndim
+        store = None
+        if forecasts:
+            store = {"q": np.empty((K, N)), "fraction": np.ones(K), "box": np.empty((K, 3, d))}
         with CompileClock("the filter's kernels") as clock:
             start = _time.perf_counter()
             try:
-                result = self.run_records(prior, times, ys, float(t0))
+                result = self.run_records(prior, times, ys, float(t0), forecasts=store)
+                if store is not None:
+                    q = store["q"]
+                    result["forecast"] = q / q.sum(axis=1, keepdims=True)
+                    result["forecast_box"] = store["box"]
             finally:
                 self.propagator.fraction = 1.0  # the time-error control's steps end with the run
             elapsed = _time.perf_counter() - start
@@ -397,8 +409,10 @@ class Filter:
                     out["time_error"][k], out["evidence_time_error"][k] = control.carried()
                 p = walk.p  # the walker's own array: updated in place
                 prior_total = float(p.sum())
-                if forecasts is not None:  # the smoother's: predicted masses and their steps
+                if forecasts is not None:  # predicted masses, their box and their steps
                     forecasts["q"][k], forecasts["fraction"][k] = p, kept
+                    if "box" in forecasts:
+                        forecasts["box"][k] = walk.box
                 best = lik(ys[k], walk.grid, p, ll)
                 if walk.zoom(ll, best):
                     remaps += 1

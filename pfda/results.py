@@ -55,6 +55,11 @@ class FilterResult:
         density (:mod:`pfda.stepcontrol`; ``0`` for a scheme exact in time).
     evidence_time_error : ndarray (K,)
         Estimated time error of each log-evidence increment (signed: computed minus exact).
+    forecast : ndarray (K, N), optional
+        The forecast (predictive) probabilities ``p(x_k | y_{1:k-1})`` before each update, on
+        :meth:`forecast_grid` ``(k)`` (``Filter.run(..., forecasts=True)``; else ``None``).
+    forecast_box : ndarray (K, 3, d), optional
+        Their boxes: lower corner, cell widths, boundary codes.
     wall_time : float
         Seconds spent in :meth:`pfda.Filter.run`, compilation excluded.
     compile_time : float
@@ -77,6 +82,8 @@ class FilterResult:
     evidence_time_error: np.ndarray
     wall_time: float = field(default=0.0)
     compile_time: float = field(default=0.0)
+    forecast: np.ndarray | None = field(default=None)
+    forecast_box: np.ndarray | None = field(default=None)
 
     # -- series -------------------------------------------------------------------------------
     @property
@@ -105,10 +112,21 @@ class FilterResult:
         """The grid of update ``k``."""
         if self.mesh == "fixed":
             return self.grid
-        names = tuple(_NAMES[int(c)] for c in self.codes[k])
-        upper = self.lower[k] + self.widths[k] * np.asarray(self.grid.cells)
-        upper = np.where(self.codes[k] == 2, self.grid.upper, upper)
-        return Grid.trusted(self.lower[k], upper, self.grid.cells, names)
+        return self._grid_of(self.lower[k], self.widths[k], self.codes[k])
+
+    def forecast_grid(self, k: int) -> Grid:
+        """The grid of :attr:`forecast` ``[k]`` (a window's box before its zoom)."""
+        if self.forecast_box is None:
+            raise ValueError("no forecasts were kept: run the filter with forecasts=True")
+        if self.mesh == "fixed":
+            return self.grid
+        return self._grid_of(*self.forecast_box[k])
+
+    def _grid_of(self, lower, widths, codes) -> Grid:
+        names = tuple(_NAMES[int(c)] for c in codes)
+        upper = lower + widths * np.asarray(self.grid.cells)
+        upper = np.where(codes == 2, self.grid.upper, upper)
+        return Grid.trusted(lower, upper, self.grid.cells, names)
 
     def marginal(self, k: int, axes) -> np.ndarray:
         """Marginal cell probabilities of update ``k`` on ``axes`` (cells of :meth:`grid_at`)."""
@@ -172,6 +190,11 @@ class FilterResult:
             grid_boundary=np.asarray(self.grid.boundary),
             mesh=np.asarray(self.mesh),
             times_s=np.asarray([self.wall_time, self.compile_time]),
+            **{
+                name: getattr(self, name)
+                for name in ("forecast", "forecast_box")
+                if getattr(self, name) is not None
+            },  # fmt: skip
             version=np.asarray(__version__),
         )
 
@@ -189,5 +212,8 @@ def load(path) -> FilterResult:
         missing = np.full(len(f["times"]), np.nan)  # estimates of a file that predates them
         arrays = {n: f[n] if n in f.files or not n.endswith("time_error") else missing.copy()
                   for n in names}  # fmt: skip
+        for name in ("forecast", "forecast_box"):
+            if name in f.files:
+                arrays[name] = f[name]
         return FilterResult(grid=grid, mesh=str(f["mesh"]), wall_time=wall, compile_time=comp,
                             **arrays)  # fmt: skip

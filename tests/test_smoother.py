@@ -153,3 +153,33 @@ def test_smoother_on_the_2d_oscillator_converges_to_rts():
     orders = np.log2(np.array(err[:-1]) / np.array(err[1:]))
     assert np.all(orders > 1.1) and orders[-1] > 1.5, (err, orders)
     assert err[-1] < 1.5e-2
+
+
+@pytest.mark.parametrize("mesh", ["fixed", "window"])
+def test_forecasts_are_the_kalman_predictions(mesh, tmp_path):
+    """``forecasts=True`` keeps p(x_k | y_1:k-1) on its own cells (a window's box before the
+    zoom): its moments are the Kalman filter's predicted ones, to the grid's O(h^2)."""
+    times, ys = ou_data(K=12)
+    grid = pfda.Grid([-5.0], [5.0], [400])
+    sde = pfda.SDE(drift=lambda x: -THETA * x, diffusion=D)
+    obs = pfda.GaussianObservation(h=lambda x: x, noise_cov=0.1)
+    flt = pfda.Filter(grid, sde, obs, "exponential", mesh=mesh)
+    res = flt.run(lambda g: pfda.gaussian(g, [0.0], [[1.0]]), times, ys, forecasts=True)
+    m, P, _ = kalman_filter([[-THETA]], [[D]], [[1.0]], [[0.1]], [0.0], [[1.0]], times, ys)
+    m_prev = np.concatenate([[0.0], m[:-1, 0]])
+    P_prev = np.concatenate([[1.0], P[:-1, 0, 0]])
+    gaps = np.diff(np.concatenate([[0.0], times]))
+    a = np.exp(-THETA * gaps)
+    m_pred, P_pred = a * m_prev, a * a * P_prev + D / (2 * THETA) * (1 - a * a)
+    for k in range(times.size):
+        g = res.forecast_grid(k)
+        mean = pfda.mean(g, res.forecast[k])[0]
+        var = pfda.covariance(g, res.forecast[k])[0, 0]
+        assert abs(mean - m_pred[k]) < 2e-3 and abs(np.sqrt(var) - np.sqrt(P_pred[k])) < 2e-3
+    res.save(tmp_path / "r.npz")
+    back = pfda.load(tmp_path / "r.npz")
+    np.testing.assert_array_equal(back.forecast, res.forecast)
+    plain = flt.run(lambda g: pfda.gaussian(g, [0.0], [[1.0]]), times, ys)
+    assert plain.forecast is None
+    with pytest.raises(ValueError, match="forecasts=True"):
+        plain.forecast_grid(0)
