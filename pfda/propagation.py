@@ -236,11 +236,7 @@ class Propagator:
         return v
 
     def _adjoint_step(self, v: np.ndarray, t: float, h: float) -> np.ndarray:
-        scheme = self.scheme
-
-        def eye():
-            return sp.identity(self.grid.size, format="csr")
-
+        scheme, eye = self.scheme, self._identity
         if scheme == "explicit":
             return v + h * (self._generator_at(t).T @ v)
         if scheme == "exponential":
@@ -251,9 +247,14 @@ class Propagator:
                                 lambda: spla.splu((eye() - h * A).T.tocsc()))  # fmt: skip
             return lu.solve(v)
         A = self._generator_at(t + 0.5 * h)
-        lu = self._prepared(("crank-nicolson-adjoint", h),
-                            lambda: spla.splu((eye() - 0.5 * h * A).T.tocsc()))  # fmt: skip
-        return (eye() + 0.5 * h * A).T @ lu.solve(v)
+        lu, right = self._prepared(
+            ("crank-nicolson-adjoint", h),
+            lambda: (spla.splu((eye() - 0.5 * h * A).T.tocsc()), (eye() + 0.5 * h * A).T.tocsr()),
+        )
+        return right @ lu.solve(v)
+
+    def _identity(self):
+        return sp.identity(self.grid.size, format="csr")
 
     def _explicit_steps(self, t0: float, t1: float):
         """``(start, length, generator)`` of explicit steps of a time-dependent generator, each
@@ -300,10 +301,7 @@ class Propagator:
         return hit
 
     def _step(self, p: np.ndarray, t: float, h: float) -> np.ndarray:
-        scheme = self.scheme
-
-        def eye():
-            return sp.identity(self.grid.size, format="csr")
+        scheme, eye = self.scheme, self._identity
 
         if scheme == "explicit":
             A = self._generator_at(t)
